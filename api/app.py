@@ -1,0 +1,96 @@
+"""The FastAPI application factory. Nothing happens at import: `create_app()` builds, the lifespan connects.
+
+Run with `uvicorn --factory vigie.api.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from vigie import __version__
+from vigie.api import routes_cameras, routes_ops, routes_sites, routes_tokens
+from vigie.api.auth import ensure_bootstrap_admin
+from vigie.api.errors import install_error_handlers
+from vigie.errors import ConfigError
+from vigie.settings import Settings
+from vigie.store.db import make_engine, make_sessionmaker, upgrade
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+OPENAPI_TAGS = [
+    {"name": "sites", "description": "Sites (a lookout network, a road section, a car park, a beach)."},
+    {"name": "cameras", "description": "Cameras of a site, their geometry and stream health."},
+    {"name": "tokens", "description": "API tokens and their roles (admin only)."},
+    {"name": "operations", "description": "Health and Prometheus metrics, without authentication."},
+]
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a refused value (default secret in production...) is a ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid VIGIE_* settings: {problems}") from exc
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, migrate: bool = False
+) -> FastAPI:
+    """Build the API.
+
+    settings: defaults to the environment (`VIGIE_*`); refused settings raise ConfigError here, before
+        anything listens.
+    engine: use this engine (tests, an embedding process) instead of one made from
+        `settings.resolved_database_url`; it is not disposed at shutdown since the caller owns it.
+    migrate: run Alembic migrations to head at start-up (convenient for the embedded SQLite database; keep
+        it off where several processes start together and run `vigie db upgrade` once instead).
+    """
+    settings = settings if settings is not None else load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        active = engine if engine is not None else make_engine(settings.resolved_database_url)
+        url = active.url.render_as_string(hide_password=False)
+        try:
+            if migrate:
+                upgrade(url)
+            factory = make_sessionmaker(active)
+            app.state.engine = active
+            app.state.sessionmaker = factory
+            app.state.migrations_head = routes_ops.migrations_head(url)
+            app.state.camera_health_collector = routes_ops.CameraHealthCollector(factory)
+            ensure_bootstrap_admin(settings, factory)
+            yield
+        finally:
+            if owned:
+                active.dispose()
+
+    app = FastAPI(
+        title="Vigie",
+        version=__version__,
+        summary="Computer-vision analytics for local authorities.",
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(routes_sites.router)
+    api.include_router(routes_cameras.router)
+    api.include_router(routes_tokens.router)
+    app.include_router(api)
+    app.include_router(routes_ops.router)
+    return app

@@ -1,0 +1,101 @@
+"""The one place where domain errors become HTTP responses.
+
+Every error body has the same shape, `{"error": code, "detail": message}`, so that clients can switch on a
+stable code while people read the message. Request validation errors keep FastAPI's own 422 body (it names
+the failing field), only with the `error` code added.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vigie.errors import (
+    ConfigError,
+    ConflictError,
+    InvalidInputError,
+    ModelUnavailableError,
+    NotFoundError,
+    PermissionDeniedError,
+    SourceError,
+    VigieError,
+)
+from vigie.services.tokens import AuthenticationError
+
+logger = logging.getLogger(__name__)
+
+# Most specific class first: the first `isinstance` match wins (ConfigError is an InvalidInputError).
+DOMAIN_ERROR_STATUS: tuple[tuple[type[VigieError], int, str], ...] = (
+    (AuthenticationError, 401, "unauthenticated"),
+    (ConfigError, 422, "invalid_config"),
+    (InvalidInputError, 422, "invalid_input"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (ModelUnavailableError, 503, "model_unavailable"),
+    (SourceError, 502, "source_unavailable"),
+)
+
+# Bearer challenge required by RFC 6750 on every 401.
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def error_body(code: str, detail: object) -> dict[str, object]:
+    return {"error": code, "detail": detail}
+
+
+def status_for(exc: VigieError) -> tuple[int, str]:
+    """HTTP status and error code for a domain error; 500 for a VigieError nobody mapped."""
+    for error_type, status, code in DOMAIN_ERROR_STATUS:
+        if isinstance(exc, error_type):
+            return status, code
+    return 500, "internal_error"
+
+
+async def _domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VigieError)
+    status, code = status_for(exc)
+    if status >= 500:
+        logger.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    headers = BEARER_CHALLENGE if status == 401 else None
+    return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Unknown routes, wrong methods...: same body shape as domain errors, headers (Allow...) kept.
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    return JSONResponse(
+        error_body(code, exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's body is {"detail": [{"loc": [...], "msg": ..., "type": ...}]}; keep it, add the stable code.
+    return JSONResponse(error_body("validation_error", jsonable_encoder(exc.errors())), status_code=422)
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Server down, connection lost, or a schema that was never migrated: retrying later may work. The SQL
+    # and the driver's message stay in the log, not in the response.
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    logger.error("database error on %s %s: %s", request.method, request.url.path, reason)
+    return JSONResponse(
+        error_body("database_unavailable", "the database is unreachable or not migrated; see /health"),
+        status_code=503,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(VigieError, _domain_error_handler)
+    app.add_exception_handler(OperationalError, _database_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)

@@ -1,0 +1,1 @@
+"""Domain services: keyword-only functions over a SQLAlchemy session that raise domain errors (never HTTP)."""

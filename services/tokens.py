@@ -1,0 +1,186 @@
+"""API tokens: creation, authentication, revocation.
+
+Only HMAC-SHA256(secret_key, token) is stored, so a leaked database does not leak usable tokens, and
+rotating the secret key invalidates every token at once. The clear token is returned once, at creation.
+Like the other services, these functions flush and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.errors import InvalidInputError, NotFoundError, PermissionDeniedError, VigieError
+from vigie.store.models import ApiToken
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "vigie_"  # makes leaked tokens easy to spot for secret scanners and in logs
+# last_used_at is informative only: writing it on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything, including token administration
+    OPERATOR = "operator"  # fire watch room
+    PLANNER = "planner"  # traffic counts
+    COASTAL = "coastal"  # shoreline monitoring
+    PARKING = "parking"  # plate reading (LAPI)
+    WORKER = "worker"  # pipelines ingesting results and camera health
+
+
+class AuthenticationError(VigieError):
+    """No usable credentials: missing, unknown or revoked token (HTTP 401, unlike a role refusal's 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's name and roles, resolved once per request."""
+
+    name: str
+    roles: frozenset[Role]
+    token_id: int | None = None
+
+    def allows(self, *roles: Role | str) -> bool:
+        """True if the principal holds one of `roles`; admin holds them all."""
+        return Role.ADMIN in self.roles or any(Role(role) in self.roles for role in roles)
+
+    def require(self, *roles: Role | str) -> Principal:
+        if not self.allows(*roles):
+            needed = " or ".join(str(Role(role)) for role in roles)
+            held = ", ".join(sorted(self.roles)) or "none"
+            raise PermissionDeniedError(f"token {self.name!r} needs role {needed}; it has {held}")
+        return self
+
+
+def parse_roles(roles: Iterable[str]) -> list[Role]:
+    """Validated, de-duplicated roles in a stable order; raises InvalidInputError naming unknown ones."""
+    roles = list(roles)
+    unknown = sorted({str(role) for role in roles} - {role.value for role in Role})
+    if unknown:
+        known = ", ".join(role.value for role in Role)
+        raise InvalidInputError(f"roles: unknown role(s) {', '.join(unknown)}; expected some of {known}")
+    if not roles:
+        raise InvalidInputError("roles: a token needs at least one role")
+    return sorted({Role(role) for role in roles}, key=list(Role).index)
+
+
+def hash_token(token: str, secret: str | SecretStr) -> str:
+    """Hex HMAC-SHA256 of the clear token keyed by the service secret: the only form that is stored."""
+    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return hmac.new(key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes even for timezone-aware columns; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("name: a token needs a non-empty name (who or what uses it)")
+    return name
+
+
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    roles: Iterable[str],
+    secret: str | SecretStr,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Store a new token and return it with its clear value, which is not kept anywhere."""
+    if expires_at is not None and _as_utc(expires_at) <= _now():
+        raise InvalidInputError(f"expires_at: expected a future time, got {expires_at.isoformat()}")
+    clear = generate_token()
+    row = _store_token(session, name=name, roles=roles, token=clear, secret=secret, expires_at=expires_at)
+    return row, clear
+
+
+def _store_token(
+    session: Session,
+    *,
+    name: str,
+    roles: Iterable[str],
+    token: str,
+    secret: str | SecretStr,
+    expires_at: datetime | None = None,
+) -> ApiToken:
+    row = ApiToken(
+        name=_check_name(name),
+        token_hash=hash_token(token, secret),
+        roles=[role.value for role in parse_roles(roles)],
+        created_at=_now(),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def ensure_token(
+    session: Session, *, name: str, token: str, roles: Iterable[str], secret: str | SecretStr
+) -> ApiToken:
+    """Make sure a token with this clear value exists (bootstrap admin); never revives a revoked one."""
+    if len(token) < 16:
+        raise InvalidInputError("bootstrap token: expected at least 16 characters")
+    existing = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token, secret)))
+    if existing is not None:
+        if existing.revoked_at is not None:
+            logger.warning("bootstrap token %r was revoked; it stays revoked", existing.name)
+        return existing
+    return _store_token(session, name=name, roles=roles, token=token, secret=secret)
+
+
+def authenticate(session: Session, *, token: str, secret: str | SecretStr) -> Principal:
+    """The principal owning `token`; AuthenticationError if it is unknown or revoked."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token, secret)))
+    if row is None:
+        raise AuthenticationError("unknown API token")
+    if row.revoked_at is not None:
+        raise AuthenticationError(f"API token {row.name!r} was revoked")
+    now = _now()
+    if row.expires_at is not None and _as_utc(row.expires_at) <= now:
+        raise AuthenticationError(f"API token {row.name!r} expired at {_as_utc(row.expires_at).isoformat()}")
+    if row.last_used_at is None or now - _as_utc(row.last_used_at) >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.flush()
+    return Principal(name=row.name, roles=frozenset(Role(role) for role in row.roles), token_id=row.id)
+
+
+def list_tokens(session: Session, *, include_revoked: bool = True) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    if not include_revoked:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int) -> ApiToken:
+    """Revoke a token; revoking twice keeps the first revocation time."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFoundError(f"API token {token_id} does not exist")
+    if row.revoked_at is None:
+        row.revoked_at = _now()
+        session.flush()
+    return row

@@ -1,0 +1,74 @@
+"""Process settings from the environment (prefix `VIGIE_`), validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "vigie-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", title="Environment", description="`production` refuses default secrets."
+    )
+    data_dir: Path = Field(
+        Path("var"), title="Data directory", description="Where the embedded SQLite file and media live."
+    )
+    database_url: str | None = Field(
+        None,
+        title="Database URL",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/vigie. Default: SQLite in data_dir.",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(DEFAULT_SECRET),
+        title="Secret key",
+        description="Keys the HMAC of API tokens and licence plates. Must be set outside development.",
+    )
+    bootstrap_admin_token: SecretStr | None = Field(
+        None,
+        title="Bootstrap admin token",
+        description="If set, an admin token with this value is ensured at start-up (first deployment).",
+    )
+    weights_dir: Path = Field(
+        Path.home() / ".cache" / "vigie" / "weights",
+        title="Weights cache",
+        description="Model files, one folder per model version. Never inside the git tree.",
+    )
+    device: str = Field(
+        "auto", title="Inference device", description="auto, cpu, cuda or cuda:N (auto: cuda:0 if available)."
+    )
+    log_level: str = Field("INFO", title="Log level")
+    log_json: bool = Field(False, title="JSON logs", description="One JSON object per line on stderr.")
+    tile_url: str | None = Field(
+        None,
+        title="Map tile URL",
+        description="XYZ tile template for maps, e.g. https://tile.example/{z}/{x}/{y}.png; none = offline map.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError(
+                "VIGIE_SECRET_KEY is the development default; set a long random value in production"
+            )
+        if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("VIGIE_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vigie.db').as_posix()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,125 @@
+"""The worker loop with synthetic pipelines: every frame processed once, dead cameras isolated, health kept."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigie.errors import ConfigError, InvalidInputError
+from vigie.pipelines.base import CameraContext, Write
+from vigie.pipelines.runner import CameraFeed, Worker
+from vigie.services.cameras import create_camera
+from vigie.services.schemas import CameraCreate, SiteCreate
+from vigie.services.sites import create_site
+from vigie.store.db import session_scope
+from vigie.store.models import CameraHealth, Detection, WorkerHealth
+from vigie.vision.frame import Frame
+from vigie.vision.health import SourceHealth
+from vigie.vision.source_config import FileSourceConfig, StreamSourceConfig
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-second 10 fps test video made by ffmpeg."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2",
+         "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+class BoxPerFrame:
+    """Writes one detection row per frame; rejects frames whose sequence is in `bad`."""
+
+    name = "synthetic"
+
+    def __init__(self, bad: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.seen: list[tuple[str, int]] = []
+        self.bad = bad
+        self.closed = False
+
+    def process(self, camera: CameraContext, frame: Frame) -> Sequence[Write]:
+        self.seen.append((camera.slug, frame.sequence))
+        if frame.sequence in self.bad:
+            raise InvalidInputError(f"frame {frame.sequence} is black")
+
+        def write(session: Session) -> None:
+            session.add(Detection(
+                camera_id=camera.camera_id, captured_at=frame.captured_at, pipeline=self.name,
+                class_name="thing", confidence=0.5, x1=0, y1=0, x2=1, y2=1,
+                model_name="synthetic", model_version="1",
+            ))  # fmt: skip
+
+        return [write]
+
+    def close(self) -> Sequence[Write]:
+        self.closed = True
+        return []
+
+
+def make_feeds(engine, sources: dict[str, object]) -> list[CameraFeed]:
+    with session_scope(engine) as session:
+        site = create_site(session, data=SiteCreate(slug="s", name="S", kind="mixed"))
+        feeds = []
+        for slug, source in sources.items():
+            cam = create_camera(session, site_id=site.id, data=CameraCreate(slug=slug, name=slug, role="other"))
+            ctx = CameraContext(camera_id=cam.id, slug=slug, site_id=site.id)
+            feeds.append(CameraFeed(context=ctx, source_config=source, health=SourceHealth(slug)))
+    return feeds
+
+
+def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -> None:
+    feeds = make_feeds(engine, {"a": FileSourceConfig(type="file", path=clip),
+                                "b": FileSourceConfig(type="file", path=clip, target_fps=5)})  # fmt: skip
+    pipeline = BoxPerFrame(bad={3})
+    worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine)
+    worker.run(threading.Event())
+    per_camera = {slug: sorted(seq for s, seq in pipeline.seen if s == slug) for slug in ("a", "b")}
+    assert per_camera["a"] == list(range(20))  # back-pressure on files: nothing dropped
+    assert len(per_camera["b"]) == 10  # sampled at 5 fps
+    assert pipeline.closed
+    with session_scope(engine) as session:
+        rows = session.scalar(select(func.count()).select_from(Detection))
+        assert rows == 20 + 10 - 2  # frame 3 of each camera was rejected, not fatal
+        health = {h.camera_id: h for h in session.scalars(select(CameraHealth))}
+        assert {h.frames_read for h in health.values()} == {20, 10}
+        beat = session.scalars(select(WorkerHealth)).one()
+        assert beat.status == "stopped" and beat.details["frames_processed"] == 28
+        assert beat.details["errors"] == 2
+
+
+def test_dead_camera_does_not_stop_the_others(engine, clip: Path, tmp_path: Path) -> None:
+    feeds = make_feeds(engine, {
+        "good": FileSourceConfig(type="file", path=clip),
+        "gone": FileSourceConfig(type="file", path=tmp_path / "missing.mp4"),
+        "unplugged": StreamSourceConfig(type="stream", url="rtsp://127.0.0.1:9/none", open_timeout_s=0.5,
+                                        read_timeout_s=0.5, backoff_initial_s=0.1, backoff_max_s=0.2),
+    })  # fmt: skip
+    pipeline = BoxPerFrame()
+    stop = threading.Event()
+    worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine, health_interval_s=0.2, retry_initial_s=0.1)
+    timer = threading.Timer(4.0, stop.set)
+    timer.start()
+    try:
+        worker.run(stop)
+    finally:
+        timer.cancel()
+    assert sum(1 for s, _ in pipeline.seen if s == "good") == 20
+    with session_scope(engine) as session:
+        health = {h.camera.slug: h for h in session.scalars(select(CameraHealth))}
+        assert health["good"].frames_read == 20
+        assert health["unplugged"].state == "down" and health["unplugged"].last_error
+        assert health["gone"].state == "down" and "missing.mp4" in health["gone"].last_error
+
+
+def test_worker_needs_a_camera(engine) -> None:
+    with pytest.raises(ConfigError, match="no camera"):
+        Worker(pipeline=BoxPerFrame(), feeds=[], engine=engine)
