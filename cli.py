@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -163,10 +164,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from vigie.vision.bench import run_bench_cli
+    import platform
+    from datetime import UTC, datetime
 
-    return run_bench_cli(models=args.model, images=args.images, repeats=args.repeats, devices=args.device,
-                         onnx=args.onnx, imgsz=args.imgsz)  # fmt: skip
+    import cv2
+    import torch
+
+    from vigie.vision.bench import bench_detect, format_table
+    from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConfig
+    from vigie.weights.manager import load_manifest
+
+    manifest = load_manifest()
+    names = args.model or [n for n, spec in manifest.items() if spec.task == "detect" and spec.source.type == "pypi"]
+    devices = args.device or (["cpu", "cuda:0"] if torch.cuda.is_available() else ["cpu"])
+    folder = Path(args.images) if args.images else _packaged_sample_images()
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    images = [img for img in (cv2.imread(str(p)) for p in paths) if img is not None]
+    if not images:
+        raise InvalidInputError(f"--images {folder}: no readable .jpg/.png image in this folder")
+    configs: list[UltralyticsDetectorConfig | DarknetDetectorConfig] = []
+    for name in names:
+        if name not in manifest:
+            raise InvalidInputError(f"--model {name!r}: not in the weights manifest ({', '.join(manifest)})")
+        for device in devices:
+            if manifest[name].backend == "darknet":
+                configs.append(DarknetDetectorConfig(type="darknet", model=name, device=device,
+                                                     **({"input_size": args.imgsz} if args.imgsz else {})))
+            else:
+                configs.append(UltralyticsDetectorConfig(type="ultralytics", model=name, device=device,
+                                                         imgsz=args.imgsz, half=device.startswith("cuda")))
+    rows = bench_detect(configs, images, repeats=args.repeats, onnx_variants=args.onnx,
+                        weights_dir=_settings().weights_dir)
+    print(f"# vigie bench detect — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {platform.processor() or platform.machine()}"
+          f", {os.cpu_count()} cores, {len(images)} images from {folder}")
+    print(format_table(rows))
+    return 0
+
+
+def _packaged_sample_images() -> Path:
+    import ultralytics
+
+    return Path(ultralytics.__file__).parent / "assets"
 
 
 def _print_table(rows: Sequence[Sequence[str]]) -> None:

@@ -23,6 +23,10 @@ from vigie.config_loader import load_yaml_model
 from vigie.errors import ConfigError, NotFoundError
 from vigie.pipelines.base import CameraContext
 from vigie.pipelines.detect import DetectPipelineConfig
+from vigie.pipelines.fire.config import FirePipelineConfig
+from vigie.pipelines.lapi.config import LapiPipelineConfig
+from vigie.pipelines.shoreline.config import ShorelinePipelineConfig
+from vigie.pipelines.traffic.config import TrafficPipelineConfig
 from vigie.services import cameras as camera_service
 from vigie.services import sites as site_service
 from vigie.services.schemas import CameraCreate, CameraUpdate, SiteCreate, SiteUpdate
@@ -42,6 +46,14 @@ class SiteConfig(BaseModel):
     cameras: list[CameraConfig] = Field(default_factory=list, title="Cameras")
     detect: DetectPipelineConfig | None = Field(
         None, title="Detect pipeline", description="Settings of `vigie run detect`."
+    )
+    fire: FirePipelineConfig | None = Field(None, title="Fire pipeline", description="`vigie run fire`.")
+    traffic: TrafficPipelineConfig | None = Field(
+        None, title="Traffic pipeline", description="`vigie run traffic`."
+    )
+    lapi: LapiPipelineConfig | None = Field(None, title="LAPI pipeline", description="`vigie run lapi`.")
+    shoreline: ShorelinePipelineConfig | None = Field(
+        None, title="Shoreline pipeline", description="`vigie run shoreline`."
     )
 
 

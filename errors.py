@@ -29,5 +29,9 @@ class SourceError(VigieError):
     """A video source cannot be opened or stopped delivering frames."""
 
 
+class AuthenticationError(VigieError):
+    """No usable credentials: missing, unknown or revoked token (HTTP 401, unlike a role refusal's 403)."""
+
+
 class PermissionDeniedError(VigieError):
     """The caller's role does not allow this action."""

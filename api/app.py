@@ -8,13 +8,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from vigie import __version__
-from vigie.api import routes_cameras, routes_ops, routes_sites, routes_tokens
+from vigie.api import (
+    routes_cameras,
+    routes_fire,
+    routes_lapi,
+    routes_ops,
+    routes_shoreline,
+    routes_sites,
+    routes_tokens,
+    routes_traffic,
+)
 from vigie.api.auth import ensure_bootstrap_admin
 from vigie.api.errors import install_error_handlers
 from vigie.errors import ConfigError
@@ -24,12 +35,17 @@ from vigie.store.db import make_engine, make_sessionmaker, upgrade
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
 
 OPENAPI_TAGS = [
     {"name": "sites", "description": "Sites (a lookout network, a road section, a car park, a beach)."},
     {"name": "cameras", "description": "Cameras of a site, their geometry and stream health."},
     {"name": "tokens", "description": "API tokens and their roles (admin only)."},
     {"name": "operations", "description": "Health and Prometheus metrics, without authentication."},
+    {"name": "fire", "description": "Wildfire watch: alerts, their life cycle, the live console."},
+    {"name": "traffic", "description": "Traffic counts per line, direction, class and period; exports."},
+    {"name": "lapi", "description": "Plate reads, car-park sessions, subscribers (GDPR-audited)."},
+    {"name": "shoreline", "description": "Shoreline stations, citizen photo intake, shorelines, reports."},
 ]
 
 
@@ -91,6 +107,10 @@ def create_app(
     api.include_router(routes_sites.router)
     api.include_router(routes_cameras.router)
     api.include_router(routes_tokens.router)
+    for pipeline_routes in (routes_fire, routes_traffic, routes_lapi, routes_shoreline):
+        api.include_router(pipeline_routes.router)
+        app.include_router(pipeline_routes.pages)
     app.include_router(api)
     app.include_router(routes_ops.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

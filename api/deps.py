@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.services.tokens import AuthenticationError, Principal, Role, authenticate
+from vigie.errors import AuthenticationError
+from vigie.services.tokens import Principal, Role, authenticate
 from vigie.settings import Settings
 
 # auto_error=False: we raise our own 401 with the standard body; the scheme still appears in OpenAPI.

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigie.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     InvalidInputError,
@@ -27,7 +28,6 @@ from vigie.errors import (
     SourceError,
     VigieError,
 )
-from vigie.services.tokens import AuthenticationError
 
 logger = logging.getLogger(__name__)
 

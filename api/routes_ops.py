@@ -112,10 +112,6 @@ class CameraHealthCollector(Collector):
         self._factory = factory
         self._stale_after = stale_after
 
-    def describe(self) -> list[Metric]:
-        # Declaring the families keeps registration from calling collect(), i.e. from querying the database.
-        return list(self._families())
-
     def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         labels = ["camera_id", "camera", "site"]
         return (

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigie.errors import InvalidInputError, NotFoundError, PermissionDeniedError, VigieError
+from vigie.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
 from vigie.store.models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ class Role(StrEnum):
     COASTAL = "coastal"  # shoreline monitoring
     PARKING = "parking"  # plate reading (LAPI)
     WORKER = "worker"  # pipelines ingesting results and camera health
-
-
-class AuthenticationError(VigieError):
-    """No usable credentials: missing, unknown or revoked token (HTTP 401, unlike a role refusal's 403)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +161,12 @@ def authenticate(session: Session, *, token: str, secret: str | SecretStr) -> Pr
     if row.last_used_at is None or now - _as_utc(row.last_used_at) >= LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.flush()
-    return Principal(name=row.name, roles=frozenset(Role(role) for role in row.roles), token_id=row.id)
+    known = {role.value for role in Role}
+    if unknown := sorted(set(row.roles) - known):
+        # A role removed from this version grants nothing; refusing the whole token would lock people out.
+        logger.warning("API token %r holds unknown role(s) %s; ignored", row.name, ", ".join(unknown))
+    roles = frozenset(Role(role) for role in row.roles if role in known)
+    return Principal(name=row.name, roles=roles, token_id=row.id)
 
 
 def list_tokens(session: Session, *, include_revoked: bool = True) -> list[ApiToken]:

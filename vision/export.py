@@ -6,6 +6,7 @@ Exports are cached beside the model, so that an export never outlives the exact 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -19,6 +20,8 @@ from vigie.vision.detector import file_version, locate_model, resolve_device
 
 log = logging.getLogger(__name__)
 
+EXPORT_INFO = "vigie-export.json"  # written beside an export of a manifest model
+
 ExportFormat = Literal["onnx", "openvino", "engine"]
 
 
@@ -27,6 +30,11 @@ def _exported_path(folder: Path, stem: str, format: ExportFormat) -> Path:
         folder
         / {"onnx": f"{stem}.onnx", "openvino": f"{stem}_openvino_model", "engine": f"{stem}.engine"}[format]
     )
+
+
+def _write_origin(folder: Path, model: str, version: str) -> None:
+    """Lets a detector built from the exported file report the manifest model it came from."""
+    (folder / EXPORT_INFO).write_text(json.dumps({"model": model, "version": version}), encoding="utf-8")
 
 
 def export_model(
@@ -70,6 +78,8 @@ def export_model(
         output_dir = base / variant
     target = _exported_path(output_dir, source.stem, format)
     if target.exists() and not force:
+        if spec is not None and not (output_dir / EXPORT_INFO).is_file():
+            _write_origin(output_dir, spec.name, f"{spec.version}+{variant}")
         return target
 
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -102,4 +112,6 @@ def export_model(
         raise ModelUnavailableError(
             f"exporting {source} to {format}: expected {target}, ultralytics wrote {produced}"
         )
+    if spec is not None:
+        _write_origin(output_dir, spec.name, f"{spec.version}+{variant}")
     return target

@@ -56,10 +56,11 @@ def _container_creation_time(container: av.container.InputContainer) -> datetime
 class FileSource(Source):
     """Decodes a video file; `frames()` ends at the end of the file, or loops when `loop` is set.
 
-    A corrupt packet is skipped; the frames lost in a damaged stretch show as a gap in the timestamps and are
-    counted (`frames_dropped`, metric reason `corrupt`), not fatal. A file that ends well
-    before the duration its header declares (a truncated copy) raises `SourceError` after the frames that
-    decoded, as does a demuxer error; a file with no video stream or no decodable frame raises at once.
+    A corrupt packet is skipped; the frames lost in a damaged stretch show as a gap in the timestamps and
+    are counted (`frames_dropped`, metric reason `corrupt`), not fatal. A file that ends well before the
+    duration its header declares (a truncated copy) raises `SourceError` after the frames that decoded, as
+    does a demuxer error; a file with no video stream raises in `open()`, one with no decodable frame at
+    the end of its first pass. Decoding runs in the caller's thread, so `frames(timeout_s)` never yields None.
     """
 
     def __init__(self, camera_id: str, config: FileSourceConfig) -> None:
@@ -121,7 +122,7 @@ class FileSource(Source):
                         self._count_sampled_out()
                         continue
                     captured_at = self._start_time + timedelta(seconds=t)  # type: ignore[operator]
-                    self.health.frame_read(captured_at)
+                    self.health.frame_read()  # wall clock: health tells whether the reader is alive
                     FRAMES_READ.labels(camera=self.camera_id).inc()
                     yield Frame(
                         image=frame.to_ndarray(format="bgr24"),
@@ -312,7 +313,7 @@ class ImageDirectorySource(Source):
                     self.health.error(message)
                     FRAMES_DROPPED.labels(camera=self.camera_id, reason="corrupt").inc()
                     continue
-                self.health.frame_read(captured_at)
+                self.health.frame_read()
                 FRAMES_READ.labels(camera=self.camera_id).inc()
                 yield Frame(
                     image=image,

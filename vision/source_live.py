@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 # How often a consumer waiting for a frame re-checks for a stall or close() when it gave no timeout.
 _POLL_S = 0.25
+# Demuxers whose timestamps are made up rather than read from the stream.
+WALL_CLOCK_FORMATS = frozenset({"mpjpeg", "mjpeg", "jpeg_pipe", "image2pipe"})
+# Longest close() waits for the reader thread (a daemon) before returning anyway.
+CLOSE_WAIT_S = 3.0
 
 
 def backoff_delays(initial_s: float, max_s: float, rng: random.Random | None = None) -> Iterator[float]:
@@ -111,7 +115,7 @@ class LiveSource(Source):
             delay = next(delays)
             self.health.down(reason)
             STREAM_UP.labels(camera=self.camera_id).set(0)
-            log.warning("camera %s down: %s; reconnecting in %.1f s", self.camera_id, reason, delay)
+            log.warning("camera %s down: %s; reconnecting in %.2f s", self.camera_id, reason, delay)
             self._stop.wait(delay)
 
     def _deliver(self, image: np.ndarray, source_time_s: float | None) -> None:
@@ -195,7 +199,8 @@ class LiveSource(Source):
             self._cond.notify_all()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(self._join_timeout_s())
+            # A reader inside a blocking call ends by itself at its timeout; do not hold the caller longer.
+            thread.join(min(self._join_timeout_s(), CLOSE_WAIT_S))
             if thread.is_alive():
                 log.warning(
                     "camera %s: reader still in a blocking call; leaving it to time out", self.camera_id
@@ -213,9 +218,6 @@ class StreamSource(LiveSource):
     """An RTSP/RTSPS/HTTP(S) stream decoded with PyAV, exactly as FFmpeg reads a camera."""
 
     config: StreamSourceConfig
-
-    def __init__(self, camera_id: str, config: StreamSourceConfig) -> None:
-        super().__init__(camera_id, config)
 
     def _read_timeout_s(self) -> float:
         return min(self.config.read_timeout_s, self.config.stall_timeout_s)
@@ -257,6 +259,8 @@ class StreamSource(LiveSource):
         stream = container.streams.video[0]
         sampler = FrameSampler(cfg.target_fps)
         session_start = time.monotonic()
+        # Motion-JPEG over HTTP carries no timestamps (FFmpeg invents 25 fps): time frames by their arrival.
+        wall_clock = container.format.name in WALL_CLOCK_FORMATS
         self._decoded()
         for packet in container.demux(stream):
             if self._stop.is_set():
@@ -271,7 +275,8 @@ class StreamSource(LiveSource):
                 continue
             for frame in decoded:
                 self._decoded()
-                media_s = frame.time if frame.time is not None else time.monotonic() - session_start
+                has_time = frame.time is not None and not wall_clock
+                media_s = frame.time if has_time else time.monotonic() - session_start
                 if not sampler.keep(media_s):
                     self._count_sampled_out()
                     continue

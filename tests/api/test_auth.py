@@ -73,6 +73,13 @@ def test_only_the_hmac_is_stored_and_it_authenticates(session) -> None:
         authenticate(session, token=clear, secret="another-secret" * 3)
 
 
+def test_roles_unknown_to_this_version_grant_nothing(session) -> None:
+    row, clear = create_token(session, name="legacy", roles=["planner"], secret="s" * 40)
+    row.roles = ["planner", "retired-role"]
+    session.commit()
+    assert authenticate(session, token=clear, secret="s" * 40).roles == frozenset({Role.PLANNER})
+
+
 def test_expired_token_does_not_authenticate(session) -> None:
     row, clear = create_token(
         session,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from vigie.api.errors import install_error_handlers
 from vigie.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     InvalidInputError,
@@ -18,7 +19,6 @@ from vigie.errors import (
     SourceError,
     VigieError,
 )
-from vigie.services.tokens import AuthenticationError
 
 RAISED = {
     "invalid": InvalidInputError("frame: expected a 3-channel image"),

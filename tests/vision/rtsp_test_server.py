@@ -71,6 +71,11 @@ def describe_sdp(encoder_sdp: str) -> str:
     return "\r\n".join(out) + "\r\n"
 
 
+def drain(sock: socket.socket) -> None:
+    while True:
+        sock.recv(2048)
+
+
 class Relay:
     """Fans RTP packets from the encoder's UDP socket out to the playing clients."""
 
@@ -232,7 +237,7 @@ def main() -> None:
     sdp = describe_sdp(wait_for_sdp(sdp_path, encoder, timeout_s=15.0))
     relay = Relay()
     threading.Thread(target=relay.run, args=(rtp_socket,), daemon=True).start()
-    threading.Thread(target=lambda: [rtcp_socket.recv(2048) for _ in iter(int, 1)], daemon=True).start()
+    threading.Thread(target=drain, args=(rtcp_socket,), daemon=True).start()
     server = RtspServer(args.port, args.path, sdp, relay)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"READY {args.port}", flush=True)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vigie.observability import INFERENCE_SECONDS
+from vigie.observability import REGISTRY
 from vigie.vision.detections import box_iou
 from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConfig, build_detector
 from vigie.vision.frame import Frame
@@ -48,7 +48,8 @@ def plates(real_weights):
 
 def test_darknet_finds_the_bus_and_the_persons(darknet, bus: np.ndarray) -> None:
     frame = Frame(image=bus, camera_id="cam-1", captured_at=datetime(2024, 5, 1, 12, tzinfo=UTC), sequence=7)
-    before = INFERENCE_SECONDS.labels(model="coco-yolov4-tiny", device="cpu")._sum.get()
+    labels = {"model": "coco-yolov4-tiny", "device": "cpu"}
+    before = REGISTRY.get_sample_value("vigie_inference_seconds_count", labels) or 0.0
     dets = darknet.detect(frame)
     names = list(dets.class_name)
     assert names.count("bus") == 1
@@ -59,7 +60,7 @@ def test_darknet_finds_the_bus_and_the_persons(darknet, bus: np.ndarray) -> None
     assert dets.metadata["model"] == "coco-yolov4-tiny" and dets.metadata["model_version"] == "0.1.2"
     assert dets.metadata["device"] == "cpu" and dets.metadata["image_size"] == bus.shape[:2]
     assert (dets.metadata["camera_id"], dets.metadata["sequence"]) == ("cam-1", 7)
-    assert INFERENCE_SECONDS.labels(model="coco-yolov4-tiny", device="cpu")._sum.get() > before
+    assert REGISTRY.get_sample_value("vigie_inference_seconds_count", labels) == before + 1
 
 
 def test_darknet_batch_equals_single_calls(darknet, bus: np.ndarray) -> None:

@@ -159,8 +159,9 @@ def test_slow_consumer_gets_fresh_frames_and_stale_ones_are_dropped(shared_serve
         dropped = source.health.frames_dropped
     assert fresh.sequence - first.sequence >= 5  # the gap shows the frames that were dropped
     assert fresh.source_time_s - first.source_time_s >= 0.5  # type: ignore[operator]
-    assert dropped >= 4
-    assert sample("vigie_frames_dropped_total", camera="rtsp-stale", reason="stale") == dropped
+    stale = sample("vigie_frames_dropped_total", camera="rtsp-stale", reason="stale")
+    assert stale >= 4
+    assert dropped >= stale  # health counts every lost frame (stale, or a corrupt packet on joining)
 
 
 @pytest.mark.slow

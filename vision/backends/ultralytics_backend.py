@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import zipfile
@@ -66,6 +67,19 @@ def load_yolo(path: Path, device: str):  # -> ultralytics.YOLO (kept untyped: ul
         raise ModelUnavailableError(f"cannot load ultralytics model {path} on {device}: {exc}") from exc
 
 
+def _export_origin(path: Path) -> tuple[str, str] | None:
+    """(model name, version) recorded by `export_model` beside an export of a manifest model, if any."""
+    info = path.parent / "vigie-export.json"
+    if not info.is_file():
+        return None
+    try:
+        data = json.loads(info.read_text(encoding="utf-8"))
+        return str(data["model"]), str(data["version"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring unreadable %s", info)
+        return None
+
+
 class UltralyticsDetector(Detector):
     def __init__(self, config: UltralyticsDetectorConfig, *, weights_dir: Path | None = None) -> None:
         self.config = config
@@ -84,6 +98,9 @@ class UltralyticsDetector(Detector):
                     f"{len(model_names)} ({model_names})"
                 )
             self.names = spec.names
+        elif (origin := _export_origin(path)) is not None:
+            self.name, self.version = origin  # an export of a manifest model, see vision/export.py
+            self.names = model_names
         else:
             self.name, self.version = path.stem, file_version(path)
             self.names = model_names

@@ -1,0 +1,1 @@
+"""Wildfire watch: smoke and flame detection, confirmation, bearings, triangulation, alerts."""

@@ -1,0 +1,1 @@
+"""LAPI: French licence-plate reading, entry/exit matching, parking occupancy, GDPR by design."""

@@ -1,0 +1,1 @@
+"""Shoreline monitoring from citizen photos (CoastSnap): registration, rectification, extraction."""

@@ -1,0 +1,1 @@
+"""Multimodal traffic counting: tracked road users crossing directional lines, binned counts."""
