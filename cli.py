@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,14 +128,21 @@ def cmd_token(args: argparse.Namespace) -> int:
         if args.token_command == "create":
             row, clear = tokens.create_token(session, name=args.name, roles=args.role, secret=secret)
             print(clear)
-            print(f"token {row.id} {row.name!r} roles={','.join(row.roles)}: shown once, store it now",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"token {row.id} {row.name!r} roles={','.join(row.roles)}: shown once, store it now",
+                file=sys.stderr,
+            )
         elif args.token_command == "list":
             _print_table(
                 [("id", "name", "roles", "created", "revoked")]
                 + [
-                    (str(t.id), t.name, ",".join(t.roles), t.created_at.isoformat(timespec="seconds"),
-                     t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")  # fmt: skip
+                    (
+                        str(t.id),
+                        t.name,
+                        ",".join(t.roles),
+                        t.created_at.isoformat(timespec="seconds"),
+                        t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+                    )
                     for t in tokens.list_tokens(session)
                 ]
             )
@@ -152,9 +159,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vigie.pipelines.runner import run_from_config
 
     return run_from_config(
-        args.pipeline, Path(args.config), settings=_settings(), max_frames=args.max_frames,
+        args.pipeline,
+        Path(args.config),
+        settings=_settings(),
+        max_frames=args.max_frames,
         metrics_port=args.metrics_port,
-    )  # fmt: skip
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -175,7 +185,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from vigie.weights.manager import load_manifest
 
     manifest = load_manifest()
-    names = args.model or [n for n, spec in manifest.items() if spec.task == "detect" and spec.source.type == "pypi"]
+    names = args.model or [
+        n for n, spec in manifest.items() if spec.task == "detect" and spec.source.type == "pypi"
+    ]
     devices = args.device or (["cpu", "cuda:0"] if torch.cuda.is_available() else ["cpu"])
     folder = Path(args.images) if args.images else _packaged_sample_images()
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -188,15 +200,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--model {name!r}: not in the weights manifest ({', '.join(manifest)})")
         for device in devices:
             if manifest[name].backend == "darknet":
-                configs.append(DarknetDetectorConfig(type="darknet", model=name, device=device,
-                                                     **({"input_size": args.imgsz} if args.imgsz else {})))
+                configs.append(
+                    DarknetDetectorConfig(
+                        type="darknet",
+                        model=name,
+                        device=device,
+                        **({"input_size": args.imgsz} if args.imgsz else {}),
+                    )
+                )
             else:
-                configs.append(UltralyticsDetectorConfig(type="ultralytics", model=name, device=device,
-                                                         imgsz=args.imgsz, half=device.startswith("cuda")))
-    rows = bench_detect(configs, images, repeats=args.repeats, onnx_variants=args.onnx,
-                        weights_dir=_settings().weights_dir)
-    print(f"# vigie bench detect — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {platform.processor() or platform.machine()}"
-          f", {os.cpu_count()} cores, {len(images)} images from {folder}")
+                configs.append(
+                    UltralyticsDetectorConfig(
+                        type="ultralytics",
+                        model=name,
+                        device=device,
+                        imgsz=args.imgsz,
+                        half=device.startswith("cuda"),
+                    )
+                )
+    rows = bench_detect(
+        configs, images, repeats=args.repeats, onnx_variants=args.onnx, weights_dir=_settings().weights_dir
+    )
+    print(
+        f"# vigie bench detect — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f" — {platform.processor() or platform.machine()}"
+        f", {os.cpu_count()} cores, {len(images)} images from {folder}"
+    )
     print(format_table(rows))
     return 0
 
@@ -243,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("names", nargs="*", metavar="NAME")
     f.add_argument("--all", action="store_true", help="every model in the manifest")
     f.add_argument("--force", action="store_true", help="download again even if cached")
-    f.add_argument("--allow-missing", action="store_true", help="with --all: exit 0 if some cannot be reached")
+    f.add_argument(
+        "--allow-missing", action="store_true", help="with --all: exit 0 if some cannot be reached"
+    )
     v = ws.add_parser("verify", help="check cached files against their sha256")
     v.add_argument("name", nargs="?")
     s.set_defaults(func=cmd_weights)
@@ -252,8 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     ts = s.add_subparsers(dest="token_command", required=True)
     c = ts.add_parser("create", help="create a token and print it once")
     c.add_argument("name")
-    c.add_argument("--role", action="append", required=True,
-                   choices=["admin", "operator", "planner", "coastal", "parking", "worker"])  # fmt: skip
+    c.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=["admin", "operator", "planner", "coastal", "parking", "worker"],
+    )
     ts.add_parser("list")
     r = ts.add_parser("revoke")
     r.add_argument("id", type=int)
@@ -275,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="benchmarks")
     bs = s.add_subparsers(dest="bench_command", required=True)
     b = bs.add_parser("detect", help="frames per second per backend and device")
-    b.add_argument("--model", action="append", help="manifest model name (repeatable; default: all detectors)")
+    b.add_argument(
+        "--model", action="append", help="manifest model name (repeatable; default: all detectors)"
+    )
     b.add_argument("--images", help="folder of images (default: images shipped with ultralytics)")
     b.add_argument("--repeats", type=int, default=20)
     b.add_argument("--device", action="append", help="cpu, cuda:0 ... (default: cpu, plus cuda:0 if present)")

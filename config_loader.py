@@ -1,4 +1,4 @@
-"""Load YAML configuration files into pydantic models, with errors that name the file, the key and the line."""
+"""Load YAML configuration into pydantic models, with errors naming the file, the key and the line."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def format_validation_error(source: str, err: ValidationError, lines: dict[tuple
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
-    """Parse `path` as YAML and validate it as `model`; every problem is a ConfigError naming file, key, line."""
+    """Parse `path` as YAML and validate it as `model`; problems are ConfigErrors naming file, key, line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Domain errors. Services raise these; only `api/` maps them to HTTP status codes and the CLI to exit codes."""
+"""Domain errors. Services raise these; only `api/` maps them to HTTP statuses, and the CLI to exit codes."""
 
 
 class VigieError(Exception):

@@ -27,7 +27,9 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
-STREAM_UP = Gauge("vigie_stream_up", "1 if the camera stream delivers frames, else 0", ["camera"], registry=REGISTRY)
+STREAM_UP = Gauge(
+    "vigie_stream_up", "1 if the camera stream delivers frames, else 0", ["camera"], registry=REGISTRY
+)
 QUEUE_DEPTH = Gauge("vigie_queue_depth", "Items waiting in a bounded queue", ["queue"], registry=REGISTRY)
 
 
@@ -52,7 +54,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

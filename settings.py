@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "vigie-development-secret-change-me"
+# Real sample data beside a development checkout (the project's shared datasets), used by `vigie demo`.
+_CHECKOUT_SAMPLES = Path(__file__).resolve().parent.parent / "shared" / "datasets"
 
 
 class Settings(BaseSettings):
@@ -44,12 +46,18 @@ class Settings(BaseSettings):
     device: str = Field(
         "auto", title="Inference device", description="auto, cpu, cuda or cuda:N (auto: cuda:0 if available)."
     )
+    samples_dir: Path | None = Field(
+        _CHECKOUT_SAMPLES if _CHECKOUT_SAMPLES.is_dir() else None,
+        title="Samples directory",
+        description="Real sample data for `vigie demo` (smoke videos, plates, beach photos); "
+        "default: ../shared/datasets beside the checkout when present.",
+    )
     log_level: str = Field("INFO", title="Log level")
     log_json: bool = Field(False, title="JSON logs", description="One JSON object per line on stderr.")
     tile_url: str | None = Field(
         None,
         title="Map tile URL",
-        description="XYZ tile template for maps, e.g. https://tile.example/{z}/{x}/{y}.png; none = offline map.",
+        description="XYZ tile template, e.g. https://tile.example/{z}/{x}/{y}.png; none = offline map.",
     )
 
     @model_validator(mode="after")

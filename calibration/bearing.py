@@ -73,7 +73,9 @@ class CameraView:
         """Unit direction(s) in East-North-Up of the ray through pixel(s) (x, y); shape (..., 3)."""
         x_a, y_a = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
         f = self.focal_px
-        cam = np.stack([(x_a - self.width / 2.0) / f, (y_a - self.height / 2.0) / f, np.ones(x_a.shape)], axis=-1)
+        cam = np.stack(
+            [(x_a - self.width / 2.0) / f, (y_a - self.height / 2.0) / f, np.ones(x_a.shape)], axis=-1
+        )
         enu = cam @ self._rotation().T
         return enu / np.linalg.norm(enu, axis=-1, keepdims=True)
 

@@ -35,7 +35,9 @@ def require_projected(epsg: int) -> CRS:
     """A projected CRS with metre axes, as rectification grids and shoreline rates need."""
     c = crs(epsg)
     if not c.is_projected:
-        raise InvalidInputError(f"EPSG:{epsg} ({c.name}) is not a projected CRS; expected metres, e.g. EPSG:2154")
+        raise InvalidInputError(
+            f"EPSG:{epsg} ({c.name}) is not a projected CRS; expected metres, e.g. EPSG:2154"
+        )
     unit = c.axis_info[0].unit_name
     if unit not in ("metre", "meter"):
         raise InvalidInputError(f"EPSG:{epsg} ({c.name}) has axes in {unit}; expected metres")
@@ -47,8 +49,9 @@ def _transformer(src: int, dst: int) -> Transformer:
     return Transformer.from_crs(crs(src), crs(dst), always_xy=True)
 
 
-def check_lonlat(lon: np.ndarray | float, lat: np.ndarray | float, *, epsg: int | None = None,
-                 what: str = "coordinates") -> None:  # fmt: skip
+def check_lonlat(
+    lon: np.ndarray | float, lat: np.ndarray | float, *, epsg: int | None = None, what: str = "coordinates"
+) -> None:
     """Raise if lon/lat are not WGS84 degrees, or (given `epsg`) fall outside that CRS's area of use."""
     lon_a, lat_a = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
     if not (np.isfinite(lon_a).all() and np.isfinite(lat_a).all()):
@@ -64,8 +67,12 @@ def check_lonlat(lon: np.ndarray | float, lat: np.ndarray | float, *, epsg: int 
     area = crs(epsg).area_of_use
     if area is None:
         return
-    west, south, east, north = (area.west - AREA_MARGIN_DEG, area.south - AREA_MARGIN_DEG,
-                                area.east + AREA_MARGIN_DEG, area.north + AREA_MARGIN_DEG)  # fmt: skip
+    west, south, east, north = (
+        area.west - AREA_MARGIN_DEG,
+        area.south - AREA_MARGIN_DEG,
+        area.east + AREA_MARGIN_DEG,
+        area.north + AREA_MARGIN_DEG,
+    )
     outside = (lon_a < west) | (lon_a > east) | (lat_a < south) | (lat_a > north)
     if outside.any():
         i = int(np.argmax(outside))
@@ -75,8 +82,9 @@ def check_lonlat(lon: np.ndarray | float, lat: np.ndarray | float, *, epsg: int 
         )
 
 
-def to_projected(lon: np.ndarray | float, lat: np.ndarray | float, epsg: int = LAMBERT93
-                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def to_projected(
+    lon: np.ndarray | float, lat: np.ndarray | float, epsg: int = LAMBERT93
+) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 degrees → projected metres (x east, y north) in `epsg`."""
     require_projected(epsg)
     check_lonlat(lon, lat, epsg=epsg)
@@ -84,8 +92,9 @@ def to_projected(lon: np.ndarray | float, lat: np.ndarray | float, epsg: int = L
     return np.asarray(x), np.asarray(y)
 
 
-def to_wgs84(x: np.ndarray | float, y: np.ndarray | float, epsg: int = LAMBERT93
-             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def to_wgs84(
+    x: np.ndarray | float, y: np.ndarray | float, epsg: int = LAMBERT93
+) -> tuple[np.ndarray, np.ndarray]:
     """Projected metres in `epsg` → WGS84 degrees; refuses points that land outside the CRS's area."""
     require_projected(epsg)
     x_a, y_a = np.asarray(x, float), np.asarray(y, float)

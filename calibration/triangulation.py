@@ -78,7 +78,10 @@ def cone_polygon(origin: np.ndarray, bearing: Bearing, range_m: float) -> Polygo
     steps = max(2, math.ceil(width / ARC_STEP_DEG) + 1)
     arc = [origin + range_m * _unit(bearing.left_deg + width * i / (steps - 1)) for i in range(steps)]
     if width < 1e-6:  # a zero-width cone is a line; give it a hair of width so it is still an area
-        arc = [origin + range_m * _unit(bearing.left_deg - 0.01), origin + range_m * _unit(bearing.left_deg + 0.01)]
+        arc = [
+            origin + range_m * _unit(bearing.left_deg - 0.01),
+            origin + range_m * _unit(bearing.left_deg + 0.01),
+        ]
     return Polygon([tuple(origin), *[tuple(p) for p in arc]])
 
 
@@ -132,21 +135,25 @@ def localise(
     if len(set(names)) != len(names):
         raise InvalidInputError(f"localise: one observation per camera expected, got {names}")
     plane = _LocalPlane(
-        float(np.mean([o.longitude for o in observations])), float(np.mean([o.latitude for o in observations]))
+        float(np.mean([o.longitude for o in observations])),
+        float(np.mean([o.latitude for o in observations])),
     )
     origins = [plane.xy(o.longitude, o.latitude) for o in observations]
     dirs = [_unit(o.bearing.azimuth_deg) for o in observations]
     cones = [cone_polygon(o, obs.bearing, max_range_m) for o, obs in zip(origins, observations, strict=True)]
     lines = [LineString([tuple(o), tuple(o + max_range_m * d)]) for o, d in zip(origins, dirs, strict=True)]
 
-    def result(point: np.ndarray | None, area: BaseGeometry | None, reason: str, refine: bool = False
-               ) -> Localisation:  # fmt: skip
+    def result(
+        point: np.ndarray | None, area: BaseGeometry | None, reason: str, refine: bool = False
+    ) -> Localisation:
         point_ll = None if point is None else plane.to_lonlat(Point(*point))
         if point_ll is not None and refine:
             point_ll = Point(*_refine_on_ellipsoid(observations, point_ll.x, point_ll.y))
         l93 = None
         if point_ll is not None:
-            x, y = Transformer.from_crs(crs(WGS84), crs(LAMBERT93), always_xy=True).transform(point_ll.x, point_ll.y)
+            x, y = Transformer.from_crs(crs(WGS84), crs(LAMBERT93), always_xy=True).transform(
+                point_ll.x, point_ll.y
+            )
             l93 = (float(x), float(y))
         return Localisation(
             point=point_ll,
@@ -181,8 +188,6 @@ def localise(
         # Cones overlap but the centre rays meet elsewhere: the overlap itself is the best estimate.
         point = np.array(area.representative_point().coords[0])
         refine = False
-    if isinstance(area, Polygon):
-        polygon = area
-    else:  # several pieces (thin cones crossing twice): keep their hull as the uncertainty
-        polygon = area.convex_hull
+    # Several pieces (thin cones crossing twice): their hull is the uncertainty.
+    polygon = area if isinstance(area, Polygon) else area.convex_hull
     return result(point, polygon, "triangulated", refine=refine)

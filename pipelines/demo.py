@@ -43,14 +43,18 @@ def sample_source() -> SourceConfig:
 
 def demo_site_config() -> SiteConfig:
     return SiteConfig(
-        site=SiteCreate(
-            slug="demo", name="Vigie demo", kind="mixed", longitude=0.3745, latitude=49.7573
-        ),
+        site=SiteCreate(slug="demo", name="Vigie demo", kind="mixed", longitude=0.3745, latitude=49.7573),
         cameras=[
             CameraConfig(
-                slug="plaza", name="Plaza (sample video)", role="traffic", heading_deg=90, hfov_deg=60,
-                longitude=0.3746, latitude=49.7574, source=sample_source(),
-            )  # fmt: skip
+                slug="plaza",
+                name="Plaza (sample video)",
+                role="traffic",
+                heading_deg=90,
+                hfov_deg=60,
+                longitude=0.3746,
+                latitude=49.7574,
+                source=sample_source(),
+            )
         ],
         detect=DetectPipelineConfig(
             detector=DarknetDetectorConfig(type="darknet", model="coco-yolov4-tiny", conf=0.3),
@@ -59,8 +63,9 @@ def demo_site_config() -> SiteConfig:
     )
 
 
-def run_demo(*, settings: Settings, serve: bool = True, host: str = "127.0.0.1", port: int = 8000,
-             max_frames: int = 60) -> int:  # fmt: skip
+def run_demo(
+    *, settings: Settings, serve: bool = True, host: str = "127.0.0.1", port: int = 8000, max_frames: int = 60
+) -> int:
     from vigie.config import sync_site
     from vigie.services.tokens import ensure_token
     from vigie.weights.manager import fetch
@@ -79,8 +84,9 @@ def run_demo(*, settings: Settings, serve: bool = True, host: str = "127.0.0.1",
     engine = make_engine(url)
     with session_scope(engine) as session:
         contexts = sync_site(session, config)
-        ensure_token(session, name="demo-admin", token=DEMO_TOKEN, roles=["admin"],
-                     secret=settings.secret_key)  # fmt: skip
+        ensure_token(
+            session, name="demo-admin", token=DEMO_TOKEN, roles=["admin"], secret=settings.secret_key
+        )
 
         # The demo replays the same samples each time: replace its previous results, do not add to them.
         demo_cameras = [ctx.camera_id for ctx in contexts.values()]
@@ -98,10 +104,13 @@ def run_demo(*, settings: Settings, serve: bool = True, host: str = "127.0.0.1",
     Worker(pipeline=pipeline, feeds=feeds, engine=engine, max_frames=max_frames).run(threading.Event())
     with session_scope(engine) as session:
         counts = Counter(
-            dict(session.execute(
-                select(Detection.class_name, func.count()).where(Detection.pipeline == "detect")
-                .group_by(Detection.class_name)
-            ).all())  # fmt: skip
+            dict(
+                session.execute(
+                    select(Detection.class_name, func.count())
+                    .where(Detection.pipeline == "detect")
+                    .group_by(Detection.class_name)
+                ).all()
+            )
         )
     print("demo: detections stored: " + (", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"))
     engine.dispose()

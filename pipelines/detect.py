@@ -53,13 +53,16 @@ def detection_rows(camera: CameraContext, detections: Detections, *, pipeline: s
             pipeline=pipeline,
             class_name=str(name),
             confidence=float(conf),
-            x1=float(box[0]), y1=float(box[1]), x2=float(box[2]), y2=float(box[3]),
+            x1=float(box[0]),
+            y1=float(box[1]),
+            x2=float(box[2]),
+            y2=float(box[3]),
             tracker_id=None if detections.tracker_id is None else int(detections.tracker_id[i]),
             model_name=str(meta["model"]),
             model_version=str(meta["model_version"]),
             calibration_version=camera.calibration_version,
             data={"sequence": meta.get("sequence"), "image_size": list(meta.get("image_size", ()))},
-        )  # fmt: skip
+        )
         for i, (box, conf, name) in enumerate(
             zip(detections.xyxy, detections.confidence, detections.class_name, strict=True)
         )

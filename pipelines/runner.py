@@ -234,11 +234,14 @@ class Worker:
                         report["state"] = "up" if snap["last_error"] is None else "down"
                     record_camera_health(session, camera_id=feed.context.camera_id, health=report)
                 record_worker_heartbeat(
-                    session, worker_id=self.worker_id, pipeline=self.pipeline.name,
-                    hostname=socket.gethostname(), pid=os.getpid(),
+                    session,
+                    worker_id=self.worker_id,
+                    pipeline=self.pipeline.name,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
                     status="stopped" if final else "running",
                     details={"frames_processed": self.frames_processed, "errors": self.errors},
-                )  # fmt: skip
+                )
         except Exception:
             log.exception("could not write health")
 
@@ -249,7 +252,9 @@ class Worker:
         writer = threading.Thread(target=self._writer, name="vigie-db-writer", daemon=True)
         writer.start()
         captures = [
-            threading.Thread(target=self._capture, args=(f, stop), name=f"capture-{f.context.slug}", daemon=True)
+            threading.Thread(
+                target=self._capture, args=(f, stop), name=f"capture-{f.context.slug}", daemon=True
+            )
             for f in self.feeds
         ]
         for t in captures:
@@ -267,8 +272,12 @@ class Worker:
             finally:
                 self._put_write(None)
                 writer.join(timeout=60)
-        log.info("worker %s stopped after %d frames (%d errors)", self.worker_id, self.frames_processed,
-                 self.errors)  # fmt: skip
+        log.info(
+            "worker %s stopped after %d frames (%d errors)",
+            self.worker_id,
+            self.frames_processed,
+            self.errors,
+        )
 
 
 PipelineFactory = Callable[..., Pipeline]
@@ -296,7 +305,9 @@ def run_from_config(
 
     factories = pipeline_factories()
     if pipeline_name not in factories:
-        raise ConfigError(f"unknown pipeline {pipeline_name!r}: expected one of {', '.join(sorted(factories))}")
+        raise ConfigError(
+            f"unknown pipeline {pipeline_name!r}: expected one of {', '.join(sorted(factories))}"
+        )
     config = load_site_config(config_path)
     url = settings.resolved_database_url
     if url.startswith("sqlite"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -324,6 +325,11 @@ class Alert(Timestamps, Base):
     model_name: Mapped[str] = mapped_column(String(100))
     model_version: Mapped[str] = mapped_column(String(100))
     calibration_version: Mapped[str | None] = mapped_column(String(100))
+    # The best frame (JPEG under the data directory) and the box in it, shown to operators and exported,
+    # once labelled, as training data.
+    frame_path: Mapped[str | None] = mapped_column(Text)
+    frame_box: Mapped[list[float] | None] = mapped_column(JSONType)  # [x1, y1, x2, y2] pixels
+    frame_camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
 
     events: Mapped[list[AlertEvent]] = relationship(
         back_populates="alert", cascade="all, delete-orphan", passive_deletes=True, order_by="AlertEvent.id"
@@ -353,6 +359,24 @@ class AlertEvent(Base):
     alert: Mapped[Alert] = relationship(back_populates="events")
 
     __table_args__ = (Index("ix_alert_events_alert_id_at", "alert_id", "at"),)
+
+
+class FireDangerLevel(Base):
+    """The fire-danger level (1 low – 5 extreme) set by the watch room for a day; tunes confirmation."""
+
+    __tablename__ = "fire_danger_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    level: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "day"),
+        CheckConstraint("level >= 1 AND level <= 5", name="level_range"),
+    )
 
 
 class Detection(CreatedAt, ModelProvenance, BoxPx, Base):

@@ -17,13 +17,13 @@ import av
 import av.container
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from vigie.errors import InvalidInputError, SourceError
 from vigie.observability import FRAMES_DROPPED, FRAMES_READ, STREAM_UP
 from vigie.vision.frame import Frame
 from vigie.vision.source_base import FrameSampler, Source
 from vigie.vision.source_config import FileSourceConfig, ImagesSourceConfig
+from vigie.vision.source_exif import exif_capture_time
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,6 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 # A file whose last frame ends this long before its declared duration was cut short (truncated copy,
 # interrupted recording); shorter gaps are frames lost to corruption and are only counted.
 TRUNCATION_TOLERANCE_S = 1.0
-_EXIF_IFD = 0x8769
-_DATETIME_ORIGINAL = 36867
-_OFFSET_TIME_ORIGINAL = 36881
 
 
 def _mtime_utc(path: Path) -> datetime:
@@ -240,30 +237,6 @@ class FileSource(Source):
         STREAM_UP.labels(camera=self.camera_id).set(0)
 
 
-def exif_capture_time(path: Path, default_zone: ZoneInfo) -> datetime | None:
-    """EXIF DateTimeOriginal as UTC, with OffsetTimeOriginal when present, else `default_zone`."""
-    try:
-        with Image.open(path) as img:
-            exif_ifd = img.getexif().get_ifd(_EXIF_IFD)
-    except (OSError, UnidentifiedImageError, SyntaxError):
-        return None
-    raw = exif_ifd.get(_DATETIME_ORIGINAL)
-    if not isinstance(raw, str):
-        return None
-    try:
-        local = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        log.warning("ignoring unparsable EXIF DateTimeOriginal %r in %s", raw, path)
-        return None
-    offset = exif_ifd.get(_OFFSET_TIME_ORIGINAL)
-    if isinstance(offset, str):
-        try:
-            return datetime.fromisoformat(local.isoformat() + offset.strip("\x00 ")).astimezone(UTC)
-        except ValueError:
-            log.warning("ignoring unparsable EXIF OffsetTimeOriginal %r in %s", offset, path)
-    return local.replace(tzinfo=default_zone).astimezone(UTC)
-
-
 class ImageDirectorySource(Source):
     """JPEG/PNG files of one directory in name order; an unreadable image is skipped and counted."""
 
@@ -299,19 +272,20 @@ class ImageDirectorySource(Source):
             for path in self._paths:
                 if self._closed:
                     return
-                captured_at = exif_capture_time(path, zone) or _mtime_utc(path)
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:  # removed or unreadable since the listing: skip it like a bad image
+                    self._skip(f"image {path}: cannot be read ({exc}), skipped")
+                    continue
+                captured_at = exif_capture_time(data, zone, name=str(path)) or _mtime_utc(path)
                 first = first or captured_at
                 media_s = (captured_at - first).total_seconds()
                 if not sampler.keep(media_s):
                     self._count_sampled_out()
                     continue
-                image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+                image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
                 if image is None:
-                    message = f"image {path}: not a decodable JPEG/PNG, skipped"
-                    log.warning(message)
-                    self.health.dropped()
-                    self.health.error(message)
-                    FRAMES_DROPPED.labels(camera=self.camera_id, reason="corrupt").inc()
+                    self._skip(f"image {path}: not a decodable JPEG/PNG, skipped")
                     continue
                 self.health.frame_read()
                 FRAMES_READ.labels(camera=self.camera_id).inc()
@@ -326,6 +300,12 @@ class ImageDirectorySource(Source):
                 sequence += 1
         finally:
             self.close()
+
+    def _skip(self, message: str) -> None:
+        log.warning(message)
+        self.health.dropped()
+        self.health.error(message)
+        FRAMES_DROPPED.labels(camera=self.camera_id, reason="corrupt").inc()
 
     def close(self) -> None:
         if self._closed:

@@ -30,10 +30,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_db_upgrade_creates_the_embedded_database(isolated_env: Path, capsys) -> None:
+    from alembic.script import ScriptDirectory
+
+    from vigie.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert main(["db", "upgrade"]) == 0
-    assert "database revision: 0001" in capsys.readouterr().out
-    tables = {r[0] for r in sqlite3.connect(isolated_env / "vigie.db").execute(
-        "select name from sqlite_master where type='table'")}  # fmt: skip
+    assert f"database revision: {head}" in capsys.readouterr().out
+    tables = {
+        r[0]
+        for r in sqlite3.connect(isolated_env / "vigie.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
     assert {"sites", "cameras", "detections", "alerts", "count_bins", "plate_reads"} <= tables
 
 
@@ -41,7 +50,11 @@ def test_token_create_prints_a_token_stored_only_as_hash(isolated_env: Path, cap
     assert main(["token", "create", "watch-room", "--role", "operator"]) == 0
     token = capsys.readouterr().out.strip()
     assert len(token) >= 32
-    rows = sqlite3.connect(isolated_env / "vigie.db").execute("select token_hash, roles from api_tokens").fetchall()
+    rows = (
+        sqlite3.connect(isolated_env / "vigie.db")
+        .execute("select token_hash, roles from api_tokens")
+        .fetchall()
+    )
     assert len(rows) == 1 and token not in rows[0][0] and "operator" in rows[0][1]
 
 
@@ -85,15 +98,19 @@ def test_weights_verify_reports_missing_files(tmp_path: Path, monkeypatch, capsy
 
 @pytest.mark.slow
 def test_run_detect_stores_detections_with_provenance(isolated_env: Path, repo_root: Path) -> None:
-    assert main(["run", "detect", "--config", str(repo_root / "examples/detect-sample.yaml"),
-                 "--max-frames", "3"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["run", "detect", "--config", str(repo_root / "examples/detect-sample.yaml"), "--max-frames", "3"]
+        )
+        == 0
+    )
     db = sqlite3.connect(isolated_env / "vigie.db")
     rows = db.execute("select class_name, model_name, model_version, captured_at from detections").fetchall()
     assert rows, "the plaza video has people in every frame"
     assert {r[1] for r in rows} == {"coco-yolov4-tiny"} and all(r[2] for r in rows)
     assert "person" in {r[0] for r in rows}
     state, frames = db.execute("select state, frames_read from camera_health").fetchone()
-    assert frames == 3
+    assert frames == 3 and state == "up"
 
 
 @pytest.mark.slow

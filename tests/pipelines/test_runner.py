@@ -1,4 +1,4 @@
-"""The worker loop with synthetic pipelines: every frame processed once, dead cameras isolated, health kept."""
+"""The worker with synthetic pipelines: each frame processed once, dead cameras isolated, health kept."""
 
 from __future__ import annotations
 
@@ -29,10 +29,20 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-second 10 fps test video made by ffmpeg."""
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2",
-         "-pix_fmt", "yuv420p", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -52,11 +62,21 @@ class BoxPerFrame:
             raise InvalidInputError(f"frame {frame.sequence} is black")
 
         def write(session: Session) -> None:
-            session.add(Detection(
-                camera_id=camera.camera_id, captured_at=frame.captured_at, pipeline=self.name,
-                class_name="thing", confidence=0.5, x1=0, y1=0, x2=1, y2=1,
-                model_name="synthetic", model_version="1",
-            ))  # fmt: skip
+            session.add(
+                Detection(
+                    camera_id=camera.camera_id,
+                    captured_at=frame.captured_at,
+                    pipeline=self.name,
+                    class_name="thing",
+                    confidence=0.5,
+                    x1=0,
+                    y1=0,
+                    x2=1,
+                    y2=1,
+                    model_name="synthetic",
+                    model_version="1",
+                )
+            )
 
         return [write]
 
@@ -70,15 +90,22 @@ def make_feeds(engine, sources: dict[str, object]) -> list[CameraFeed]:
         site = create_site(session, data=SiteCreate(slug="s", name="S", kind="mixed"))
         feeds = []
         for slug, source in sources.items():
-            cam = create_camera(session, site_id=site.id, data=CameraCreate(slug=slug, name=slug, role="other"))
+            cam = create_camera(
+                session, site_id=site.id, data=CameraCreate(slug=slug, name=slug, role="other")
+            )
             ctx = CameraContext(camera_id=cam.id, slug=slug, site_id=site.id)
             feeds.append(CameraFeed(context=ctx, source_config=source, health=SourceHealth(slug)))
     return feeds
 
 
 def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -> None:
-    feeds = make_feeds(engine, {"a": FileSourceConfig(type="file", path=clip),
-                                "b": FileSourceConfig(type="file", path=clip, target_fps=5)})  # fmt: skip
+    feeds = make_feeds(
+        engine,
+        {
+            "a": FileSourceConfig(type="file", path=clip),
+            "b": FileSourceConfig(type="file", path=clip, target_fps=5),
+        },
+    )
     pipeline = BoxPerFrame(bad={3})
     worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine)
     worker.run(threading.Event())
@@ -97,12 +124,21 @@ def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -
 
 
 def test_dead_camera_does_not_stop_the_others(engine, clip: Path, tmp_path: Path) -> None:
-    feeds = make_feeds(engine, {
-        "good": FileSourceConfig(type="file", path=clip),
-        "gone": FileSourceConfig(type="file", path=tmp_path / "missing.mp4"),
-        "unplugged": StreamSourceConfig(type="stream", url="rtsp://127.0.0.1:9/none", open_timeout_s=0.5,
-                                        read_timeout_s=0.5, backoff_initial_s=0.1, backoff_max_s=0.2),
-    })  # fmt: skip
+    feeds = make_feeds(
+        engine,
+        {
+            "good": FileSourceConfig(type="file", path=clip),
+            "gone": FileSourceConfig(type="file", path=tmp_path / "missing.mp4"),
+            "unplugged": StreamSourceConfig(
+                type="stream",
+                url="rtsp://127.0.0.1:9/none",
+                open_timeout_s=0.5,
+                read_timeout_s=0.5,
+                backoff_initial_s=0.1,
+                backoff_max_s=0.2,
+            ),
+        },
+    )
     pipeline = BoxPerFrame()
     stop = threading.Event()
     worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine, health_interval_s=0.2, retry_initial_s=0.1)

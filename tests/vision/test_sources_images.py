@@ -19,6 +19,7 @@ def write_image(
     path: Path, level: int, *, exif_time: str | None = None, exif_offset: str | None = None
 ) -> Path:
     exif = Image.Exif()
+    exif[0x0110] = "test camera"  # Model: Pillow writes no PNG eXIf chunk for an empty first IFD
     if exif_time:
         exif.get_ifd(_EXIF_IFD)[_DATETIME_ORIGINAL] = exif_time
     if exif_offset:
@@ -82,3 +83,18 @@ def test_missing_directory_and_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="empty"):
         open_source("cam", ImagesSourceConfig(directory=tmp_path / "empty"))
+
+
+def test_png_exif_and_damaged_exif_fall_back_cleanly(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png", 10, exif_time="2023:12:31 23:59:59", exif_offset="-03:00")
+    damaged = write_image(tmp_path / "b.jpg", 20, exif_time="2024:01:01 03:00:30")
+    data = bytearray(damaged.read_bytes())
+    start = data.index(b"Exif\x00\x00") + 6
+    data[start : start + 8] = b"\x00" * 8  # TIFF header destroyed: EXIF unreadable, pixels intact
+    damaged.write_bytes(bytes(data))
+    mtime = datetime(2024, 1, 1, 3, 1, tzinfo=UTC)
+    set_mtime(damaged, mtime)
+    with open_source("cam-img-exif", ImagesSourceConfig(directory=tmp_path)) as source:
+        frames = list(source.frames())
+    assert [f.captured_at for f in frames] == [datetime(2024, 1, 1, 2, 59, 59, tzinfo=UTC), mtime]
+    assert source.health.frames_dropped == 0
