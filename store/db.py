@@ -23,8 +23,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 # Tables PostGIS (and its optional extensions) create in the database; they are not ours to migrate.
 POSTGIS_TABLES = frozenset(
-    {"spatial_ref_sys", "geometry_columns", "geography_columns", "raster_columns", "raster_overviews",
-     "topology", "layer"}
+    {
+        "spatial_ref_sys",
+        "geometry_columns",
+        "geography_columns",
+        "raster_columns",
+        "raster_overviews",
+        "topology",
+        "layer",
+    }
 )
 
 

@@ -423,6 +423,14 @@ class CountBin(Timestamps, ModelProvenance, Base):
     period_end: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer)
     partial: Mapped[bool] = mapped_column(Boolean, default=False)  # the period was not fully observed
+    # Seconds of the period the camera was actually watched, and the last frame time (UTC) counted in it:
+    # a restarted worker continues a bin watched up to before its first frame and replaces one it is
+    # re-processing (a replayed file).
+    observed_s: Mapped[float | None] = mapped_column(Float)
+    observed_until: Mapped[datetime | None]
+    # Mean speed of the counted crossings that had a speed (road-plane homography configured), and how many.
+    mean_speed_kmh: Mapped[float | None] = mapped_column(Float)
+    speed_samples: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("camera_id", "line", "direction", "class_name", "period_start"),
@@ -436,7 +444,11 @@ class CountBin(Timestamps, ModelProvenance, Base):
 
 
 class PlateRead(CreatedAt, ModelProvenance, BoxPx, Base):
-    """One plate read. `plate_hash` is an HMAC of the normalised plate; clear text only where configured."""
+    """One plate read (one vehicle passage). `plate_hash` is an HMAC of the normalised plate.
+
+    Clear text (`plate_text`, `raw_texts`) only where the car park's policy allows it, and purged by
+    `vigie lapi purge`; no vehicle image is ever stored with a read.
+    """
 
     __tablename__ = "plate_reads"
 
@@ -451,20 +463,34 @@ class PlateRead(CreatedAt, ModelProvenance, BoxPx, Base):
     # model_name/model_version: the plate detector; these: the text recogniser.
     ocr_model_name: Mapped[str | None] = mapped_column(String(100))
     ocr_model_version: Mapped[str | None] = mapped_column(String(100))
+    # The car park and role (entry, exit, patrol) of the camera when it read the plate; SET NULL so that
+    # deleting a car park keeps the reads until their retention ends.
+    car_park_id: Mapped[int | None] = mapped_column(ForeignKey("car_parks.id", ondelete="SET NULL"))
+    role: Mapped[CameraRole | None] = mapped_column(_enum(CameraRole, "role"))
+    subscriber: Mapped[bool | None] = mapped_column(Boolean)  # a valid subscription at read time
+    raw_texts: Mapped[list[Any] | None] = mapped_column(JSONType)  # OCR texts voted on; clear text too
 
     __table_args__ = (
         Index("ix_plate_reads_camera_id_read_at", "camera_id", "read_at"),
         Index("ix_plate_reads_plate_hash_read_at", "plate_hash", "read_at"),
+        Index("ix_plate_reads_car_park_id_read_at", "car_park_id", "read_at"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
 
 
 class ParkingSession(Timestamps, Base):
+    """A vehicle's stay in a car park: an entry read, then (once matched) an exit read.
+
+    `plate_hash` is cleared (anonymised) by the purge once the session is closed and paid, or after the
+    car park's retention; the times and duration stay for occupancy statistics.
+    """
+
     __tablename__ = "parking_sessions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    plate_hash: Mapped[str] = mapped_column(String(64))
+    car_park_id: Mapped[int] = mapped_column(ForeignKey("car_parks.id", ondelete="CASCADE"))
+    plate_hash: Mapped[str | None] = mapped_column(String(64))
     # SET NULL: purging plate reads (retention) must not erase the session statistics.
     entry_read_id: Mapped[int | None] = mapped_column(ForeignKey("plate_reads.id", ondelete="SET NULL"))
     exit_read_id: Mapped[int | None] = mapped_column(ForeignKey("plate_reads.id", ondelete="SET NULL"))
@@ -479,7 +505,54 @@ class ParkingSession(Timestamps, Base):
     __table_args__ = (
         Index("ix_parking_sessions_site_id_plate_hash_status", "site_id", "plate_hash", "status"),
         Index("ix_parking_sessions_site_id_entry_at", "site_id", "entry_at"),
+        Index("ix_parking_sessions_car_park_id_plate_hash_status", "car_park_id", "plate_hash", "status"),
+        Index("ix_parking_sessions_car_park_id_entry_at", "car_park_id", "entry_at"),
         CheckConstraint("exit_at IS NULL OR exit_at >= entry_at", name="exit_after_entry"),
+    )
+
+
+class CarPark(Timestamps, Base):
+    """A car park of a site with its capacity and its GDPR policy (clear text, retention)."""
+
+    __tablename__ = "car_parks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # An open session older than this is flagged (entry without exit); None = never flagged.
+    overstay_after_s: Mapped[float | None] = mapped_column(Float)
+    store_clear_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int] = mapped_column(Integer, default=7)  # at most this long, whatever the state
+    purge_when_paid: Mapped[bool] = mapped_column(Boolean, default=True)
+    exit_means_paid: Mapped[bool] = mapped_column(Boolean, default=False)  # barrier opens only once paid
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "slug"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_positive"),
+        CheckConstraint("overstay_after_s IS NULL OR overstay_after_s > 0", name="overstay_positive"),
+        CheckConstraint("retention_days >= 0", name="retention_positive"),
+    )
+
+
+class ParkingSubscriber(Timestamps, Base):
+    """A subscription of a plate to a car park over a validity period (`valid_to` None = open-ended)."""
+
+    __tablename__ = "parking_subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    car_park_id: Mapped[int] = mapped_column(ForeignKey("car_parks.id", ondelete="CASCADE"))
+    plate_hash: Mapped[str] = mapped_column(String(64))
+    plate_text: Mapped[str | None] = mapped_column(String(16))  # only where the car park stores clear text
+    plate_format: Mapped[PlateFormat] = mapped_column(_enum(PlateFormat, "plate_format"))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    reference: Mapped[str | None] = mapped_column(String(100))  # contract number, never a person's name
+
+    __table_args__ = (
+        Index("ix_parking_subscribers_car_park_id_plate_hash", "car_park_id", "plate_hash"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),
     )
 
 

@@ -44,8 +44,10 @@ def test_good_file_loads_and_resolves_relative_paths(tmp_path: Path) -> None:
     ("mutation", "expected"),
     [
         (("    hfov_deg: 70", "    hfov_deg: 270"), ["site.yaml:7", "cameras.0.hfov_deg"]),
-        (("    role: traffic\n    heading", "    role: traffic\n    colour: red\n    heading"),
-         ["site.yaml:6", "cameras.0.colour", "Extra inputs are not permitted"]),
+        (
+            ("    role: traffic\n    heading", "    role: traffic\n    colour: red\n    heading"),
+            ["site.yaml:6", "cameras.0.colour", "Extra inputs are not permitted"],
+        ),
         (("longitude: 0.37", "longitude: 370"), ["site.yaml:1", "site.longitude", "370"]),
         (("type: stream, url", "type: stream, uri"), ["cameras.1.source", "url", "Field required"]),
         (("kind: traffic", "kind: trafic"), ["site.kind", "'trafic'"]),

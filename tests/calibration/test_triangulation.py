@@ -86,8 +86,11 @@ def test_out_of_range_fire_is_not_located() -> None:
 
 @pytest.mark.parametrize(
     "obs",
-    [[], [Observation("x", 652_000.0, 6_861_000.0, Bearing(0, 359, 1))],
-     [Observation("x", 0, 48, Bearing(0, 359, 1)), Observation("x", 0.1, 48, Bearing(0, 359, 1))]],
+    [
+        [],
+        [Observation("x", 652_000.0, 6_861_000.0, Bearing(0, 359, 1))],
+        [Observation("x", 0, 48, Bearing(0, 359, 1)), Observation("x", 0.1, 48, Bearing(0, 359, 1))],
+    ],
 )
 def test_bad_observations_are_refused(obs) -> None:
     with pytest.raises(InvalidInputError):

@@ -1,0 +1,100 @@
+"""Plate text as people type it (API, subscriber files) and as it is stored: keyed hash, optional clear text.
+
+A plate is identified everywhere by HMAC-SHA256 of its compact form (upper-case letters and digits only),
+keyed by a key derived from `settings.secret_key`: the same plate gives the same hash at every camera, in
+the subscriber list and in API look-ups, while a leaked database does not reveal plates. The derived key
+keeps plate hashes unrelated to API-token hashes made with the same secret.
+
+Input validation here is strict on purpose (a person typed it): OCR output goes through the reader's own
+syntax-aware correction (`vigie.pipelines.lapi.syntax`) before it reaches `hash_plate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from vigie.errors import InvalidInputError
+from vigie.store.models import PlateFormat
+
+# SIV (since 2009): AA-123-AA; letters I, O and U are never used, blocks SS and WW are reserved
+# (WW is the temporary-registration prefix, valid on the left only; SS is never issued).
+_SIV_LETTER = "[A-HJ-NP-TV-Z]"
+_SIV = re.compile(rf"^({_SIV_LETTER}{{2}})(\d{{3}})({_SIV_LETTER}{{2}})$")
+_SIV_SHAPE = re.compile(r"^[A-Z]{2}\d{3}[A-Z]{2}$")
+# FNI (before 2009): 1–4 digits, 1–3 letters, department (2 digits, 2A/2B Corsica, 97x overseas).
+_FNI = re.compile(r"^(\d{1,4})([A-Z]{1,3})(\d{2}|2A|2B|97\d)$")
+_COMPACT = re.compile(r"^[A-Z0-9]{2,10}$")
+_SEPARATORS = re.compile(r"[\s\-.·]+")
+_HASH_CONTEXT = b"vigie/plate-hash/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedPlate:
+    compact: str  # AB123CD: what is hashed
+    display: str  # AB-123-CD: what is shown and, where allowed, stored
+    format: PlateFormat
+
+
+def compact_plate(text: str) -> str:
+    """Upper-case, separators removed: `ab-123 cd` → `AB123CD` (no validation)."""
+    return _SEPARATORS.sub("", text.strip().upper())
+
+
+def _display(compact: str, fmt: PlateFormat) -> str:
+    if fmt is PlateFormat.SIV:
+        return f"{compact[:2]}-{compact[2:5]}-{compact[5:]}"
+    if fmt is PlateFormat.FNI:
+        match = _FNI.match(compact)
+        assert match is not None
+        return " ".join(match.groups())
+    return compact
+
+
+def classify_compact(compact: str) -> PlateFormat:
+    """siv, fni or foreign for a compact plate already known to be 2–10 letters/digits."""
+    if _SIV.match(compact) and compact[:2] != "SS" and compact[5:] not in ("SS", "WW"):
+        return PlateFormat.SIV
+    if _FNI.match(compact):
+        return PlateFormat.FNI
+    return PlateFormat.FOREIGN
+
+
+def parse_plate_input(text: str, *, what: str = "plate") -> NormalisedPlate:
+    """Validate a plate typed by a person; InvalidInputError names the input and what was expected.
+
+    French plates are recognised and normalised; other texts of 2–10 letters/digits are kept as `foreign`,
+    except ones shaped like a SIV plate with letters that no SIV plate has (a typo, not a foreign plate).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(f"{what}: expected a licence plate such as AB-123-CD, got an empty value")
+    compact = compact_plate(text)
+    if not _COMPACT.match(compact):
+        raise InvalidInputError(
+            f"{what} {text!r}: expected 2 to 10 letters and digits (separators '-', ' ' allowed), "
+            "e.g. AB-123-CD or 1234 AB 56"
+        )
+    fmt = classify_compact(compact)
+    if fmt is PlateFormat.FOREIGN and _SIV_SHAPE.match(compact):
+        raise InvalidInputError(
+            f"{what} {text!r}: shaped like a SIV plate but not valid (letters I, O, U and blocks SS, "
+            "and WW on the right, are never issued)"
+        )
+    return NormalisedPlate(compact=compact, display=_display(compact, fmt), format=fmt)
+
+
+def _plate_key(secret: str | SecretStr) -> bytes:
+    raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return hmac.new(raw.encode(), _HASH_CONTEXT, hashlib.sha256).digest()
+
+
+def hash_plate(text: str, secret: str | SecretStr) -> str:
+    """Hex HMAC-SHA256 of the compact plate; `AB-123-CD` and `ab 123 cd` hash alike."""
+    compact = compact_plate(text)
+    if not compact:
+        raise InvalidInputError("plate: cannot hash an empty plate text")
+    return hmac.new(_plate_key(secret), compact.encode(), hashlib.sha256).hexdigest()
