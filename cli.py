@@ -18,6 +18,7 @@ from vigie.errors import (
     SourceError,
     VigieError,
 )
+from vigie.pipelines.traffic.export_cli import add_export_commands as add_traffic_exports
 from vigie.settings import Settings, get_settings
 
 log = logging.getLogger("vigie.cli")
@@ -306,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("export", help="export results to files")
+    export_groups = s.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    add_traffic_exports(export_groups)
 
     s = sub.add_parser("bench", help="benchmarks")
     bs = s.add_subparsers(dest="bench_command", required=True)

@@ -117,7 +117,12 @@ def counting_sites(
     collection: dict[str, Any] = traffic_exports.counting_sites_geojson(
         session, site=site, start=from_, end=to, classes=class_
     )
-    return JSONResponse(collection, media_type="application/geo+json")
+    name = f"counting-sites-{site}.geojson" if site else "counting-sites.geojson"
+    return JSONResponse(
+        collection,
+        media_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @pages.get("/traffic/counts", response_class=HTMLResponse)

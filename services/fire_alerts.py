@@ -100,13 +100,22 @@ def _check_draft(draft: AlertDraft) -> tuple[AlertKind, datetime, datetime]:
     if draft.location is not None:
         lon, lat = draft.location
         if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            raise InvalidInputError(f"{what}: location {draft.location}: expected (longitude, latitude) in degrees")
+            raise InvalidInputError(
+                f"{what}: location {draft.location}: expected (longitude, latitude) in degrees"
+            )
     if draft.uncertainty is not None and not isinstance(draft.uncertainty, Polygon):
         raise InvalidInputError(f"{what}: uncertainty: expected a shapely Polygon in lon/lat")
     if draft.frame_box is not None:
         box = list(draft.frame_box)
-        if len(box) != 4 or not all(math.isfinite(float(v)) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
-            raise InvalidInputError(f"{what}: frame_box {box}: expected [x1, y1, x2, y2] with x2 > x1, y2 > y1")
+        if (
+            len(box) != 4
+            or not all(math.isfinite(float(v)) for v in box)
+            or box[2] <= box[0]
+            or box[3] <= box[1]
+        ):
+            raise InvalidInputError(
+                f"{what}: frame_box {box}: expected [x1, y1, x2, y2] with x2 > x1, y2 > y1"
+            )
     if draft.frame_path is not None:
         path = PurePosixPath(draft.frame_path)
         if path.is_absolute() or ".." in path.parts or not draft.frame_path.strip():
@@ -115,7 +124,9 @@ def _check_draft(draft: AlertDraft) -> tuple[AlertKind, datetime, datetime]:
             )
     for bearing in draft.bearings:
         if not isinstance(bearing, dict) or any(key not in bearing for key in BEARING_KEYS):
-            raise InvalidInputError(f"{what}: bearing {bearing!r}: expected a dict with {', '.join(BEARING_KEYS)}")
+            raise InvalidInputError(
+                f"{what}: bearing {bearing!r}: expected a dict with {', '.join(BEARING_KEYS)}"
+            )
         if not math.isfinite(float(bearing["azimuth_deg"])):
             raise InvalidInputError(f"{what}: bearing azimuth {bearing['azimuth_deg']!r}: expected degrees")
     return kind, first, last
@@ -191,7 +202,9 @@ def upsert_alert(session: Session, *, alert: AlertDraft, actor: str = SYSTEM_ACT
         except IntegrityError as exc:
             # Another writer created the same event between our read and our insert (the session must now
             # be rolled back; the caller's retry will merge into that alert).
-            raise ConflictError(f"alert {draft.public_id!r} was created concurrently; retry: {exc.orig}") from exc
+            raise ConflictError(
+                f"alert {draft.public_id!r} was created concurrently; retry: {exc.orig}"
+            ) from exc
         return row, True
     _merge(row, draft, kind=kind, first=first, last=last, bearings=bearings)
     session.flush()
@@ -215,7 +228,9 @@ def _merge(
         point = Point(*draft.location)
         if row.location is None or not row.location.equals_exact(point, 1e-9):
             row.location = point
-    if draft.uncertainty is not None and (row.uncertainty is None or not row.uncertainty.equals(draft.uncertainty)):
+    if draft.uncertainty is not None and (
+        row.uncertainty is None or not row.uncertainty.equals(draft.uncertainty)
+    ):
         row.uncertainty = draft.uncertainty
     _set(row, "bearings", _merge_bearings(row.bearings or [], bearings))
     _set(row, "cameras", list(dict.fromkeys([*(row.cameras or []), *(int(c) for c in draft.cameras)])))
@@ -331,7 +346,11 @@ def danger_level_row(session: Session, *, site_id: int | None, day: date) -> Fir
     query = select(FireDangerLevel).where(FireDangerLevel.day == day)
     if site_id is None:
         return session.scalar(query.where(FireDangerLevel.site_id.is_(None)))
-    rows = list(session.scalars(query.where(or_(FireDangerLevel.site_id == site_id, FireDangerLevel.site_id.is_(None)))))
+    rows = list(
+        session.scalars(
+            query.where(or_(FireDangerLevel.site_id == site_id, FireDangerLevel.site_id.is_(None)))
+        )
+    )
     rows.sort(key=lambda r: r.site_id is None)  # the site's own level first
     return rows[0] if rows else None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from pyproj import Geod
-from shapely.geometry import LineString, Polygon, mapping
+from shapely.geometry import LineString, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 
 from vigie.services.fire_views import AlertOut
@@ -36,12 +36,17 @@ def bearing_line(longitude: float, latitude: float, azimuth_deg: float, range_m:
     steps = 16  # a geodesic is not straight in lon/lat; a few vertices keep it on course on a map
     distances = np.linspace(0.0, range_m, steps + 1)
     lons, lats, _ = GEOD.fwd(
-        np.full(steps + 1, longitude), np.full(steps + 1, latitude), np.full(steps + 1, azimuth_deg), distances
+        np.full(steps + 1, longitude),
+        np.full(steps + 1, latitude),
+        np.full(steps + 1, azimuth_deg),
+        distances,
     )
     return LineString(list(zip(lons, lats, strict=True)))
 
 
-def cone_polygon(longitude: float, latitude: float, left_deg: float, right_deg: float, range_m: float) -> Polygon:
+def cone_polygon(
+    longitude: float, latitude: float, left_deg: float, right_deg: float, range_m: float
+) -> Polygon:
     """The sector seen between `left_deg` and `right_deg` (clockwise, across 0/360 if needed)."""
     width = (right_deg - left_deg) % 360.0
     steps = max(2, int(np.ceil(width / ARC_STEP_DEG)) + 1)
@@ -49,7 +54,10 @@ def cone_polygon(longitude: float, latitude: float, left_deg: float, right_deg: 
     if width < 1e-6:  # a zero-width cone would be a degenerate polygon
         azimuths = np.array([left_deg - 0.01, left_deg + 0.01]) % 360.0
     lons, lats, _ = GEOD.fwd(
-        np.full(len(azimuths), longitude), np.full(len(azimuths), latitude), azimuths, np.full(len(azimuths), range_m)
+        np.full(len(azimuths), longitude),
+        np.full(len(azimuths), latitude),
+        azimuths,
+        np.full(len(azimuths), range_m),
     )
     return orient(Polygon([(longitude, latitude), *zip(lons, lats, strict=True)]), sign=1.0)
 
@@ -75,14 +83,18 @@ def alert_features(alert: AlertOut) -> list[dict[str, Any]]:
             {
                 "type": "Feature",
                 "geometry": _round(point),
-                "properties": {**common, "feature": "location", "x_l93": alert.location.x_l93,
-                               "y_l93": alert.location.y_l93},
+                "properties": {
+                    **common,
+                    "feature": "location",
+                    "x_l93": alert.location.x_l93,
+                    "y_l93": alert.location.y_l93,
+                },
             }
         )
     if alert.uncertainty is not None:
-        from shapely.geometry import shape
-
-        features.append(_feature(orient(shape(alert.uncertainty), sign=1.0), {**common, "feature": "uncertainty"}))
+        features.append(
+            _feature(orient(shape(alert.uncertainty), sign=1.0), {**common, "feature": "uncertainty"})
+        )
     for bearing in alert.bearings:
         lon, lat = bearing.get("longitude"), bearing.get("latitude")
         if lon is None or lat is None:  # camera without a position: nothing to draw
@@ -97,13 +109,23 @@ def alert_features(alert: AlertOut) -> list[dict[str, Any]]:
             "seen_at": bearing.get("seen_at"),
         }
         features.append(
-            _feature(bearing_line(lon, lat, float(bearing["azimuth_deg"]), range_m), {**props, "feature": "bearing"})
+            _feature(
+                bearing_line(lon, lat, float(bearing["azimuth_deg"]), range_m),
+                {**props, "feature": "bearing"},
+            )
         )
         if bearing.get("left_deg") is not None and bearing.get("right_deg") is not None:
             cone = cone_polygon(lon, lat, float(bearing["left_deg"]), float(bearing["right_deg"]), range_m)
             features.append(
-                _feature(cone, {**props, "feature": "cone", "left_deg": bearing["left_deg"],
-                                "right_deg": bearing["right_deg"]})
+                _feature(
+                    cone,
+                    {
+                        **props,
+                        "feature": "cone",
+                        "left_deg": bearing["left_deg"],
+                        "right_deg": bearing["right_deg"],
+                    },
+                )
             )
     return features
 

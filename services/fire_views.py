@@ -98,7 +98,9 @@ def frame_file(alert: Alert, *, data_dir: Path) -> Path | None:
     root = data_dir.resolve()
     path = (root / alert.frame_path).resolve()
     if not path.is_relative_to(root):
-        logger.warning("alert %s: frame_path %r leaves the data directory; ignored", alert.id, alert.frame_path)
+        logger.warning(
+            "alert %s: frame_path %r leaves the data directory; ignored", alert.id, alert.frame_path
+        )
         return None
     return path if path.is_file() else None
 
@@ -150,7 +152,11 @@ def _bearing_out(bearing: dict[str, Any], cameras: dict[int, Camera]) -> dict[st
 
 
 def alert_out(
-    session: Session, alert: Alert, *, data_dir: Path, with_events: bool = False,
+    session: Session,
+    alert: Alert,
+    *,
+    data_dir: Path,
+    with_events: bool = False,
     cameras: dict[int, Camera] | None = None,
 ) -> AlertOut:
     cameras = cameras if cameras is not None else _cameras_by_id(session, [alert])
@@ -361,7 +367,9 @@ class AlertDraftIn(BaseModel):
         except (binascii.Error, ValueError) as exc:
             raise InvalidInputError(f"frame_jpeg_base64: not valid base64 ({exc})") from exc
         if len(data) > MAX_FRAME_BYTES:
-            raise InvalidInputError(f"frame_jpeg_base64: {len(data)} bytes; expected at most {MAX_FRAME_BYTES}")
+            raise InvalidInputError(
+                f"frame_jpeg_base64: {len(data)} bytes; expected at most {MAX_FRAME_BYTES}"
+            )
         if not data.startswith(JPEG_MAGIC):
             raise InvalidInputError("frame_jpeg_base64: expected a JPEG image (FF D8 FF header)")
         return data

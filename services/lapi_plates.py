@@ -19,17 +19,11 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from vigie.errors import InvalidInputError
+from vigie.pipelines.lapi.syntax import clean_text, format_plate, plate_format
 from vigie.store.models import PlateFormat
 
-# SIV (since 2009): AA-123-AA; letters I, O and U are never used, blocks SS and WW are reserved
-# (WW is the temporary-registration prefix, valid on the left only; SS is never issued).
-_SIV_LETTER = "[A-HJ-NP-TV-Z]"
-_SIV = re.compile(rf"^({_SIV_LETTER}{{2}})(\d{{3}})({_SIV_LETTER}{{2}})$")
 _SIV_SHAPE = re.compile(r"^[A-Z]{2}\d{3}[A-Z]{2}$")
-# FNI (before 2009): 1–4 digits, 1–3 letters, department (2 digits, 2A/2B Corsica, 97x overseas).
-_FNI = re.compile(r"^(\d{1,4})([A-Z]{1,3})(\d{2}|2A|2B|97\d)$")
 _COMPACT = re.compile(r"^[A-Z0-9]{2,10}$")
-_SEPARATORS = re.compile(r"[\s\-.·]+")
 _HASH_CONTEXT = b"vigie/plate-hash/v1"
 
 
@@ -41,27 +35,20 @@ class NormalisedPlate:
 
 
 def compact_plate(text: str) -> str:
-    """Upper-case, separators removed: `ab-123 cd` → `AB123CD` (no validation)."""
-    return _SEPARATORS.sub("", text.strip().upper())
-
-
-def _display(compact: str, fmt: PlateFormat) -> str:
-    if fmt is PlateFormat.SIV:
-        return f"{compact[:2]}-{compact[2:5]}-{compact[5:]}"
-    if fmt is PlateFormat.FNI:
-        match = _FNI.match(compact)
-        assert match is not None
-        return " ".join(match.groups())
-    return compact
+    """Upper-case letters and digits only: `ab-123 cd` → `AB123CD` (no validation)."""
+    return clean_text(text)
 
 
 def classify_compact(compact: str) -> PlateFormat:
-    """siv, fni or foreign for a compact plate already known to be 2–10 letters/digits."""
-    if _SIV.match(compact) and compact[:2] != "SS" and compact[5:] not in ("SS", "WW"):
-        return PlateFormat.SIV
-    if _FNI.match(compact):
-        return PlateFormat.FNI
-    return PlateFormat.FOREIGN
+    """siv or fni when French-valid (the reader's syntax rules), else foreign."""
+    fmt = plate_format(compact)
+    return PlateFormat(fmt) if fmt is not None else PlateFormat.FOREIGN
+
+
+def display_plate(text: str) -> str:
+    """The form shown and, where allowed, stored: `AB-123-CD`, `1234 AB 56`, or the compact foreign text."""
+    compact = compact_plate(text)
+    return format_plate(compact, classify_compact(compact).value)
 
 
 def parse_plate_input(text: str, *, what: str = "plate") -> NormalisedPlate:
@@ -72,19 +59,22 @@ def parse_plate_input(text: str, *, what: str = "plate") -> NormalisedPlate:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"{what}: expected a licence plate such as AB-123-CD, got an empty value")
+    if re.search(r"[^A-Za-z0-9\s\-.]", text):
+        raise InvalidInputError(
+            f"{what} {text!r}: expected letters and digits (separators '-', ' ', '.'), e.g. AB-123-CD"
+        )
     compact = compact_plate(text)
     if not _COMPACT.match(compact):
         raise InvalidInputError(
-            f"{what} {text!r}: expected 2 to 10 letters and digits (separators '-', ' ' allowed), "
-            "e.g. AB-123-CD or 1234 AB 56"
+            f"{what} {text!r}: expected 2 to 10 letters and digits, e.g. AB-123-CD or 1234 AB 56"
         )
     fmt = classify_compact(compact)
     if fmt is PlateFormat.FOREIGN and _SIV_SHAPE.match(compact):
         raise InvalidInputError(
-            f"{what} {text!r}: shaped like a SIV plate but not valid (letters I, O, U and blocks SS, "
-            "and WW on the right, are never issued)"
+            f"{what} {text!r}: shaped like a SIV plate (AA-123-AA) but not valid: letters I, O, U, "
+            "the pair SS and the number 000 are never issued"
         )
-    return NormalisedPlate(compact=compact, display=_display(compact, fmt), format=fmt)
+    return NormalisedPlate(compact=compact, display=format_plate(compact, fmt.value), format=fmt)
 
 
 def _plate_key(secret: str | SecretStr) -> bytes:

@@ -27,7 +27,7 @@ Purpose = Annotated[
         min_length=3,
         max_length=500,
         title="Purpose",
-        description="Why plate data is accessed (e.g. 'contestation ticket 2026-118'); written to the audit log.",
+        description="Why plate data is accessed (e.g. 'contestation FPS 2026-118'); kept in the audit log.",
     ),
 ]
 
@@ -60,7 +60,9 @@ class CarParkPolicy(_Input):
 class CarParkIn(CarParkPolicy):
     slug: Slug
     name: Name
-    capacity: int | None = Field(None, ge=0, le=100_000, title="Capacity", description="Places; None = unknown.")
+    capacity: int | None = Field(
+        None, ge=0, le=100_000, title="Capacity", description="Places; None = unknown."
+    )
     overstay_after_h: float | None = Field(
         None,
         gt=0,
@@ -103,8 +105,12 @@ def _validated_plate(value: str) -> str:
 
 
 class SubscriberIn(_Input):
-    plate: str = Field(title="Plate", description="AB-123-CD, 1234 AB 56, or a foreign plate's letters/digits.")
-    valid_from: AwareDatetime = Field(title="Valid from", description="Start of the subscription (with zone).")
+    plate: str = Field(
+        title="Plate", description="AB-123-CD, 1234 AB 56, or a foreign plate's letters/digits."
+    )
+    valid_from: AwareDatetime = Field(
+        title="Valid from", description="Start of the subscription (with zone)."
+    )
     valid_to: AwareDatetime | None = Field(
         None, title="Valid to", description="End (exclusive, with zone); None = open-ended."
     )
@@ -121,7 +127,8 @@ class SubscriberIn(_Input):
     def _order(self) -> Self:
         if self.valid_to is not None and self.valid_to <= self.valid_from:
             raise ValueError(
-                f"valid_to ({self.valid_to.isoformat()}) must be after valid_from ({self.valid_from.isoformat()})"
+                f"valid_to ({self.valid_to.isoformat()}) must be after "
+                f"valid_from ({self.valid_from.isoformat()})"
             )
         return self
 

@@ -104,17 +104,20 @@ class CountGroup:
     counts: dict[str, int] = field(default_factory=dict)
     partial: dict[str, bool] = field(default_factory=dict)
     ends: dict[str, datetime] = field(default_factory=dict)
+    observed_s: dict[str, float] = field(default_factory=dict)  # seconds of stored periods summed into it
 
 
-def split_values(values: Iterable[str] | None) -> list[str]:
+def split_values(values: str | Iterable[str] | None) -> list[str]:
     """Repeated and comma-separated query values (`class=car&class=bus`, `class=car,bus`), in order."""
+    if isinstance(values, str):  # one value, not an iterable of characters
+        values = [values]
     out: list[str] = []
     for value in values or ():
         out.extend(part.strip() for part in value.split(",") if part.strip())
     return out
 
 
-def parse_classes(values: Iterable[str] | None) -> tuple[str, ...]:
+def parse_classes(values: str | Iterable[str] | None) -> tuple[str, ...]:
     """Requested classes in canonical order; none requested means all of them."""
     wanted = split_values(values)
     unknown = [name for name in wanted if name not in TRAFFIC_CLASSES]
@@ -132,8 +135,8 @@ def build_count_query(
     site: str,
     start: str | datetime | None = None,
     end: str | datetime | None = None,
-    classes: Iterable[str] | None = None,
-    lines: Iterable[str] | None = None,
+    classes: str | Iterable[str] | None = None,
+    lines: str | Iterable[str] | None = None,
     camera: str | None = None,
     bin_minutes: str | int | None = None,
 ) -> CountQuery:
@@ -254,7 +257,8 @@ def _rows_statement(query: CountQuery) -> Select[Any]:
 def iter_count_groups(session: Session, query: CountQuery) -> Iterator[CountGroup]:
     """Groups in (camera, line, direction, period) order, summed into export bins when `bin_minutes` is set.
 
-    A re-binned group is partial if any stored bin in it is partial, or if the requested range cuts it.
+    A re-binned group is partial if any stored bin in it is partial or missing, or if the requested range
+    cuts it.
     """
     zone = query.zone
     current: CountGroup | None = None
@@ -278,17 +282,24 @@ def iter_count_groups(session: Session, query: CountQuery) -> Iterator[CountGrou
         current.partial[class_name] = current.partial.get(class_name, False) or bool(partial)
         current.ends[class_name] = max(current.ends.get(class_name, bin_end), bin_end)
         current.period_end = max(current.period_end, bin_end)
+        current.observed_s[class_name] = (
+            current.observed_s.get(class_name, 0.0) + (end - start).total_seconds()
+        )
     if current is not None:
         yield _finish(current, query)
 
 
 def _finish(group: CountGroup, query: CountQuery) -> CountGroup:
+    """Mark a re-binned group partial where the range cuts it or a stored period is missing from it (the
+    pipeline writes a row, zero included, for every watched period: a missing one was not watched)."""
     if query.bin_minutes is not None:
         cut = (query.start is not None and group.period_start < query.start) or (
             query.end is not None and group.period_end > query.end
         )
-        if cut:
-            group.partial = dict.fromkeys(group.partial, True)
+        length = (group.period_end - group.period_start).total_seconds()
+        for class_name, observed in group.observed_s.items():
+            if cut or observed < length - 1:
+                group.partial[class_name] = True
     return group
 
 
@@ -434,7 +445,7 @@ def counting_sites_geojson(
     site: str | None = None,
     start: str | datetime | None = None,
     end: str | datetime | None = None,
-    classes: Iterable[str] | None = None,
+    classes: str | Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """A FeatureCollection with one Point per counting camera (a traffic camera, or one with counts):
     properties name the site and camera, its lines, and totals per direction and class over the range.

@@ -1,13 +1,13 @@
 """Configuration of the fire pipeline: the `fire:` section of a YAML site file.
 
-    fire:
-      detector: {type: ultralytics, model: fire-smoke-yolov8, imgsz: 640, conf: 0.15}
-      tiling: {grid: 2x1, overlap: 0.15, full_frame: true}
-      masks: {tour-nord: [[[0, 900], [400, 900], [400, 1080], [0, 1080]]]}
-      confirmation: {hits: 3, window_s: 300, iou: 0.1, max_centre_distance: 0.08}
-      danger_level: null          # null = read the day's level set by the watch room (default 3)
-      localisation: {max_range_m: 30000, fusion_window_s: 300}
-      webhooks: [https://sdis.example/hooks/vigie]
+fire:
+  detector: {type: ultralytics, model: fire-smoke-yolov8, imgsz: 640, conf: 0.15}
+  tiling: {grid: 2x1, overlap: 0.15, full_frame: true}
+  masks: {tour-nord: [[[0, 900], [400, 900], [400, 1080], [0, 1080]]]}
+  confirmation: {hits: 3, window_s: 300, iou: 0.1, max_centre_distance: 0.08}
+  danger_level: null          # null = read the day's level set by the watch room (default 3)
+  localisation: {max_range_m: 30000, fusion_window_s: 300}
+  webhooks: [https://sdis.example/hooks/vigie]
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ class TilingConfig(_Section):
         "shrunk to 640 px; tiles keep more of its pixels.",
     )
     overlap: float = Field(
-        0.15, ge=0.0, lt=0.5, title="Tile overlap", description="Fraction of a tile shared with its neighbour."
+        0.15,
+        ge=0.0,
+        lt=0.5,
+        title="Tile overlap",
+        description="Fraction of a tile shared with its neighbour.",
     )
     full_frame: bool = Field(
         True,
@@ -62,17 +66,20 @@ class QualityConfig(_Section):
         description="Grey standard deviation below which a frame is uniform (lost signal, decoder fill).",
     )
     frozen_max_diff: float = Field(
-        0.3,
+        0.02,
         ge=0,
         le=255,
         title="Frozen frame",
-        description="Mean absolute grey difference to the camera's previous frame below which it is frozen.",
+        description="Mean absolute grey difference to the camera's previous frame at or below which it is "
+        "frozen (a repeated image; real frames 40 ms apart still differ by ~0.15).",
     )
 
 
 class DangerRule(_Section):
     hits: int = Field(ge=1, le=50, title="Hits", description="Frames with the detection needed to confirm.")
-    min_confidence: float = Field(ge=0, le=1, title="Minimum confidence", description="Weaker boxes do not count.")
+    min_confidence: float = Field(
+        ge=0, le=1, title="Minimum confidence", description="Weaker boxes do not count."
+    )
 
 
 def _default_danger_rules() -> dict[int, DangerRule]:
@@ -91,7 +98,11 @@ class ConfirmationConfig(_Section):
         300.0, gt=0, le=86_400, title="Window (s)", description="Hits must fall within this time window."
     )
     iou: float = Field(
-        0.1, ge=0, le=1, title="Association IoU", description="A box continues a track if it overlaps this much."
+        0.1,
+        ge=0,
+        le=1,
+        title="Association IoU",
+        description="A box continues a track if it overlaps this much.",
     )
     max_centre_distance: float = Field(
         0.08,
@@ -141,7 +152,7 @@ class FirePipelineConfig(_Section):
             type="ultralytics", model="fire-smoke-yolov8", imgsz=640, conf=0.15
         ),
         title="Detector",
-        description="Any ultralytics smoke/fire checkpoint (manifest name or path); classes named smoke/fire.",
+        description="Any ultralytics smoke/fire checkpoint (manifest name or path), classes smoke/fire.",
     )
     tiling: TilingConfig = Field(default_factory=TilingConfig, title="Tiling")
     quality: QualityConfig = Field(default_factory=QualityConfig, title="Frame quality checks")
@@ -177,7 +188,9 @@ class FirePipelineConfig(_Section):
         title="Webhooks",
         description="URLs that receive a JSON POST when a new alert is created.",
     )
-    save_frames: bool = Field(True, title="Save alert frames", description="JPEG of the best frame per alert.")
+    save_frames: bool = Field(
+        True, title="Save alert frames", description="JPEG of the best frame per alert."
+    )
 
     @field_validator("masks")
     @classmethod

@@ -103,7 +103,9 @@ class Confirmer:
             xyxy = tuple(float(v) for v in boxes[i])
             track = self._match(tracks, used, xyxy, class_names[i], image_width)
             if track is None:
-                track = Track(track_id=next(self._ids), camera=camera, class_name=class_names[i], first_seen_at=at)
+                track = Track(
+                    track_id=next(self._ids), camera=camera, class_name=class_names[i], first_seen_at=at
+                )
                 tracks.append(track)
             used.add(track.track_id)
             hit = Hit(at=at, xyxy=xyxy, confidence=conf)  # type: ignore[arg-type]
@@ -130,7 +132,7 @@ class Confirmer:
             iou = float(box_iou(np.array(xyxy), np.array(last))[0, 0])
             dist = float(np.hypot(*(centre - np.array([(last[0] + last[2]) / 2, (last[1] + last[3]) / 2]))))
             close = dist <= self.config.max_centre_distance * image_width
-            if iou >= self.config.iou and iou > 0 or close:
+            if (iou >= self.config.iou and iou > 0) or close:
                 score = iou + 1.0 - dist / max(image_width, 1)
                 if best is None or score > best[0]:
                     best = (score, track)

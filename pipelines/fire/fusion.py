@@ -65,8 +65,12 @@ class Event:
 
     def observations(self) -> list[Observation]:
         return [
-            Observation(camera=s.camera.slug, longitude=s.camera.longitude, latitude=s.camera.latitude,
-                        bearing=s.bearing)  # fmt: skip
+            Observation(
+                camera=s.camera.slug,
+                longitude=s.camera.longitude,
+                latitude=s.camera.latitude,
+                bearing=s.bearing,
+            )
             for s in self.sightings.values()
             if s.bearing is not None and s.camera.located
         ]
@@ -75,8 +79,9 @@ class Event:
 class EventRegistry:
     """Open events of a worker, expired once silent for the fusion window (memory stays bounded)."""
 
-    def __init__(self, config: LocalisationConfig, *, same_camera_distance: float = 0.15,
-                 write_every_s: float = 30.0) -> None:  # fmt: skip
+    def __init__(
+        self, config: LocalisationConfig, *, same_camera_distance: float = 0.15, write_every_s: float = 30.0
+    ) -> None:
         self.config = config
         self.same_camera_distance = same_camera_distance
         self.write_every = timedelta(seconds=write_every_s)
@@ -89,7 +94,9 @@ class EventRegistry:
     def _localise(self, observations: list[Observation]) -> Localisation | None:
         if not observations:
             return None
-        return localise(observations, max_range_m=self.config.max_range_m, min_angle_deg=self.config.min_angle_deg)
+        return localise(
+            observations, max_range_m=self.config.max_range_m, min_angle_deg=self.config.min_angle_deg
+        )
 
     def _same_camera(self, event: Event, sighting: Sighting, image_width: int) -> bool:
         previous = event.sightings.get(sighting.camera.camera_id)
@@ -110,8 +117,12 @@ class EventRegistry:
         others = [o for o in event.observations() if o.camera != sighting.camera.slug]
         if not others:
             return None
-        new = Observation(camera=sighting.camera.slug, longitude=sighting.camera.longitude,
-                          latitude=sighting.camera.latitude, bearing=sighting.bearing)  # fmt: skip
+        new = Observation(
+            camera=sighting.camera.slug,
+            longitude=sighting.camera.longitude,
+            latitude=sighting.camera.latitude,
+            bearing=sighting.bearing,
+        )
         result = self._localise([*others, new])
         return result if result is not None and result.located else None
 
@@ -133,9 +144,14 @@ class EventRegistry:
         if event is None:
             event = self._find(sighting, image_width)
             if event is None:
-                event = Event(public_id=str(uuid.uuid4()), site_id=sighting.camera.site_id, kind=kind,
-                              first_seen_at=track.first_seen_at or now, last_seen_at=now,
-                              danger_level=danger_level)  # fmt: skip
+                event = Event(
+                    public_id=str(uuid.uuid4()),
+                    site_id=sighting.camera.site_id,
+                    kind=kind,
+                    first_seen_at=track.first_seen_at or now,
+                    last_seen_at=now,
+                    danger_level=danger_level,
+                )
                 self.events.append(event)
                 log.info("camera %s: new %s event %s", sighting.camera.slug, kind, event.public_id)
             else:
@@ -155,8 +171,12 @@ class EventRegistry:
         if hit.confidence > event.confidence:
             event.confidence = hit.confidence
             if encode_frame is not None:  # only the best frame is encoded, not every hit
-                event.best = BestFrame(camera_id=sighting.camera.camera_id, confidence=hit.confidence,
-                                       xyxy=hit.xyxy, jpeg=encode_frame())  # fmt: skip
+                event.best = BestFrame(
+                    camera_id=sighting.camera.camera_id,
+                    confidence=hit.confidence,
+                    xyxy=hit.xyxy,
+                    jpeg=encode_frame(),
+                )
             event.pending = True
         if event.written_at is None or now - event.written_at >= self.write_every:
             event.pending = True
@@ -173,6 +193,9 @@ class EventRegistry:
             if self._same_camera(event, sighting, image_width):
                 return event
         for event in open_events:
-            if sighting.camera.camera_id not in event.sightings and self._crosses(event, sighting) is not None:
+            if (
+                sighting.camera.camera_id not in event.sightings
+                and self._crosses(event, sighting) is not None
+            ):
                 return event
         return None

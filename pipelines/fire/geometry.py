@@ -51,10 +51,12 @@ class CameraGeometry:
         heading = p.heading_deg if p is not None else self.heading_deg
         hfov = (p.hfov_deg if p is not None and p.hfov_deg is not None else None) or self.hfov_deg
         tilt = p.tilt_deg if p is not None and p.tilt_deg is not None else self.tilt_deg
-        return CameraView(heading_deg=float(heading), hfov_deg=float(hfov), width=width, height=height,
-                          tilt_deg=float(tilt))  # fmt: skip
+        return CameraView(
+            heading_deg=float(heading), hfov_deg=float(hfov), width=width, height=height, tilt_deg=float(tilt)
+        )
 
-    def bearing(self, xyxy: tuple[float, float, float, float], width: int, height: int,
-                pose: str | None = None) -> Bearing | None:  # fmt: skip
+    def bearing(
+        self, xyxy: tuple[float, float, float, float], width: int, height: int, pose: str | None = None
+    ) -> Bearing | None:
         view = self.view(width, height, pose)
         return None if view is None else box_bearing(view, xyxy)

@@ -23,18 +23,25 @@ def post_json(url: str, payload: dict[str, Any], *, timeout_s: float = 5.0) -> i
         url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "vigie"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (configured URL)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return int(response.status)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("webhook %s failed: %s", url, exc)
         return None
 
 
-def notify_new_alert(urls: Sequence[str], payload: dict[str, Any], *, timeout_s: float = 5.0) -> list[threading.Thread]:
+def notify_new_alert(
+    urls: Sequence[str], payload: dict[str, Any], *, timeout_s: float = 5.0
+) -> list[threading.Thread]:
     """Send `payload` to every URL in daemon threads; return them (tests join them)."""
     threads = [
-        threading.Thread(target=post_json, args=(url, payload), kwargs={"timeout_s": timeout_s},
-                         name="vigie-webhook", daemon=True)  # fmt: skip
+        threading.Thread(
+            target=post_json,
+            args=(url, payload),
+            kwargs={"timeout_s": timeout_s},
+            name="vigie-webhook",
+            daemon=True,
+        )
         for url in urls
     ]
     for t in threads:

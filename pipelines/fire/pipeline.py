@@ -74,7 +74,8 @@ class FirePipeline:
         self.confirmer = Confirmer(config.confirmation)
         self.registry = EventRegistry(config.localisation)
         self.masks = {
-            slug: CameraMasks(slug, polygons, config.mask_min_fraction) for slug, polygons in config.masks.items()
+            slug: CameraMasks(slug, polygons, config.mask_min_fraction)
+            for slug, polygons in config.masks.items()
         }
         self.masked: Counter[str] = Counter()
         self.last_result: FrameResult | None = None
@@ -86,8 +87,12 @@ class FirePipeline:
     def geometry(self, camera: CameraContext) -> CameraGeometry:
         geo = self.cameras.get(camera.slug)
         if geo is None:  # unknown camera: keep detecting, without bearings
-            geo = CameraGeometry(camera_id=camera.camera_id, slug=camera.slug, site_id=camera.site_id,
-                                 calibration_version=camera.calibration_version)  # fmt: skip
+            geo = CameraGeometry(
+                camera_id=camera.camera_id,
+                slug=camera.slug,
+                site_id=camera.site_id,
+                calibration_version=camera.calibration_version,
+            )
             self.cameras[camera.slug] = geo
         elif (geo.camera_id, geo.site_id) != (camera.camera_id, camera.site_id):
             # Geometry read from the site file before the database gave the camera its id.
@@ -114,7 +119,9 @@ class FirePipeline:
         dets = detect_tiled(self.detector, frame.image, self.config.tiling)
         keep = np.array([self._class_ok.get(int(c), False) for c in dets.class_id], dtype=bool)
         dets = dets[keep] if len(dets) else dets
-        dets.metadata.update(camera_id=frame.camera_id, captured_at=frame.captured_at, sequence=frame.sequence)
+        dets.metadata.update(
+            camera_id=frame.camera_id, captured_at=frame.captured_at, sequence=frame.sequence
+        )
         return dets
 
     def process(self, camera: CameraContext, frame: Frame) -> Sequence[Write]:
@@ -131,13 +138,24 @@ class FirePipeline:
             if ignored.any():
                 result.masked = int(ignored.sum())
                 self.masked[camera.slug] += result.masked
-                log.info("camera %s: %d detection(s) inside occlusion masks ignored", camera.slug, result.masked,
-                         extra={"camera": camera.slug})  # fmt: skip
+                log.info(
+                    "camera %s: %d detection(s) inside occlusion masks ignored",
+                    camera.slug,
+                    result.masked,
+                    extra={"camera": camera.slug},
+                )
                 dets = dets[~ignored]
         if not len(dets):
             # Tracks still age: an empty frame is an observation too.
-            self.confirmer.update(camera.slug, frame.captured_at, np.zeros((0, 4)), np.zeros(0), [],
-                                  image_width=frame.width, danger_level=3)  # fmt: skip
+            self.confirmer.update(
+                camera.slug,
+                frame.captured_at,
+                np.zeros((0, 4)),
+                np.zeros(0),
+                [],
+                image_width=frame.width,
+                danger_level=3,
+            )
             return []
 
         geo = self.geometry(camera)
@@ -153,9 +171,14 @@ class FirePipeline:
         names = [str(n) for n in dets.class_name]
         level = self.danger_level(camera.site_id, frame.captured_at.date())
         updates = self.confirmer.update(
-            camera.slug, frame.captured_at, dets.xyxy, dets.confidence, names,
-            image_width=frame.width, danger_level=level,
-        )  # fmt: skip
+            camera.slug,
+            frame.captured_at,
+            dets.xyxy,
+            dets.confidence,
+            names,
+            image_width=frame.width,
+            danger_level=level,
+        )
 
         hit_of_box: dict[tuple[float, ...], TrackUpdate] = {u.hit.xyxy: u for u in updates}
         rows: list[tuple[Detection, Hit | None]] = []
@@ -163,15 +186,18 @@ class FirePipeline:
             key = tuple(float(v) for v in box)
             upd = hit_of_box.get(key)
             b = bearings[i]
-            result.detections.append({
-                "class_name": names[i], "confidence": round(float(dets.confidence[i]), 4),
-                "box": [round(v, 1) for v in key],
-                "azimuth_deg": None if b is None else round(b.azimuth_deg, 3),
-                "left_deg": None if b is None else round(b.left_deg, 3),
-                "right_deg": None if b is None else round(b.right_deg, 3),
-                "bearing_missing": missing,
-                "track": None if upd is None else upd.track.track_id,
-            })  # fmt: skip
+            result.detections.append(
+                {
+                    "class_name": names[i],
+                    "confidence": round(float(dets.confidence[i]), 4),
+                    "box": [round(v, 1) for v in key],
+                    "azimuth_deg": None if b is None else round(b.azimuth_deg, 3),
+                    "left_deg": None if b is None else round(b.left_deg, 3),
+                    "right_deg": None if b is None else round(b.right_deg, 3),
+                    "bearing_missing": missing,
+                    "track": None if upd is None else upd.track.track_id,
+                }
+            )
             rows.append((self._row(camera, geo, dets, i, b, upd, missing), None if upd is None else upd.hit))
 
         writes: list[Write] = [self._detections_write(rows)]
@@ -179,13 +205,23 @@ class FirePipeline:
             if not upd.track.confirmed:
                 continue
             i = next(j for j, box in enumerate(dets.xyxy) if tuple(float(v) for v in box) == upd.hit.xyxy)
-            sighting = Sighting(camera=geo, seen_at=frame.captured_at, xyxy=upd.hit.xyxy,
-                                confidence=upd.hit.confidence, bearing=bearings[i], reason=missing)  # fmt: skip
+            sighting = Sighting(
+                camera=geo,
+                seen_at=frame.captured_at,
+                xyxy=upd.hit.xyxy,
+                confidence=upd.hit.confidence,
+                bearing=bearings[i],
+                reason=missing,
+            )
             event = self.registry.observe(
-                upd.track, upd.hit, sighting, kind=self.config.kinds[upd.track.class_name], danger_level=level,
+                upd.track,
+                upd.hit,
+                sighting,
+                kind=self.config.kinds[upd.track.class_name],
+                danger_level=level,
                 image_width=frame.width,
                 encode_frame=(lambda: _jpeg(frame.image)) if self.config.save_frames else None,
-            )  # fmt: skip
+            )
             if event is not None:
                 result.alerts.append(event.public_id)
                 writes.append(self._alert_write(event, dets.metadata))
@@ -196,26 +232,43 @@ class FirePipeline:
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def _row(self, camera: CameraContext, geo: CameraGeometry, dets: Detections, i: int, bearing: Bearing | None,
-             upd: TrackUpdate | None, missing: str | None) -> Detection:  # fmt: skip
+    def _row(
+        self,
+        camera: CameraContext,
+        geo: CameraGeometry,
+        dets: Detections,
+        i: int,
+        bearing: Bearing | None,
+        upd: TrackUpdate | None,
+        missing: str | None,
+    ) -> Detection:
         meta = dets.metadata
         data: dict[str, Any] = {
-            "sequence": meta.get("sequence"), "image_size": list(meta.get("image_size", ())),
+            "sequence": meta.get("sequence"),
+            "image_size": list(meta.get("image_size", ())),
             "tiles": meta.get("tiles", 1),
-        }  # fmt: skip
+        }
         if bearing is not None:
             data.update(left_deg=bearing.left_deg, right_deg=bearing.right_deg)
         if missing:
             data["bearing_missing"] = missing
         return Detection(
-            camera_id=camera.camera_id, captured_at=meta["captured_at"], pipeline=self.name,
-            class_name=str(dets.class_name[i]), confidence=float(dets.confidence[i]),
-            x1=float(dets.xyxy[i, 0]), y1=float(dets.xyxy[i, 1]), x2=float(dets.xyxy[i, 2]), y2=float(dets.xyxy[i, 3]),
+            camera_id=camera.camera_id,
+            captured_at=meta["captured_at"],
+            pipeline=self.name,
+            class_name=str(dets.class_name[i]),
+            confidence=float(dets.confidence[i]),
+            x1=float(dets.xyxy[i, 0]),
+            y1=float(dets.xyxy[i, 1]),
+            x2=float(dets.xyxy[i, 2]),
+            y2=float(dets.xyxy[i, 3]),
             tracker_id=None if upd is None else upd.track.track_id,
             azimuth_deg=None if bearing is None else float(bearing.azimuth_deg),
-            model_name=str(meta["model"]), model_version=str(meta["model_version"]),
-            calibration_version=geo.calibration_version or camera.calibration_version, data=data,
-        )  # fmt: skip
+            model_name=str(meta["model"]),
+            model_version=str(meta["model_version"]),
+            calibration_version=geo.calibration_version or camera.calibration_version,
+            data=data,
+        )
 
     @staticmethod
     def _detections_write(rows: list[tuple[Detection, Hit | None]]) -> Write:
@@ -234,31 +287,49 @@ class FirePipeline:
         loc = event.localisation
         range_m = self.config.localisation.max_range_m
         bearings = [
-            {"camera_id": s.camera.camera_id, "camera": s.camera.slug, "azimuth_deg": s.bearing.azimuth_deg,
-             "left_deg": s.bearing.left_deg, "right_deg": s.bearing.right_deg, "range_m": range_m,
-             "seen_at": s.seen_at}  # fmt: skip
+            {
+                "camera_id": s.camera.camera_id,
+                "camera": s.camera.slug,
+                "azimuth_deg": s.bearing.azimuth_deg,
+                "left_deg": s.bearing.left_deg,
+                "right_deg": s.bearing.right_deg,
+                "range_m": range_m,
+                "seen_at": s.seen_at,
+            }
             for s in event.sightings.values()
             if s.bearing is not None
         ]
-        no_bearing = sorted(f"{s.camera.slug}: {s.reason}" for s in event.sightings.values() if s.bearing is None)
+        no_bearing = sorted(
+            f"{s.camera.slug}: {s.reason}" for s in event.sightings.values() if s.bearing is None
+        )
         if no_bearing:
             log.warning("event %s: cameras without bearing (%s)", event.public_id, "; ".join(no_bearing))
         best = event.best
-        frame_rel = f"alerts/{event.public_id}.jpg" if best is not None and self.data_dir is not None else None
-        calibrations = sorted({s.camera.calibration_version for s in event.sightings.values()
-                               if s.camera.calibration_version})  # fmt: skip
+        frame_rel = (
+            f"alerts/{event.public_id}.jpg" if best is not None and self.data_dir is not None else None
+        )
+        calibrations = sorted(
+            {s.camera.calibration_version for s in event.sightings.values() if s.camera.calibration_version}
+        )
         draft = AlertDraft(
-            public_id=event.public_id, site_id=event.site_id, kind=event.kind,
-            first_seen_at=event.first_seen_at, last_seen_at=event.last_seen_at,
-            model_name=str(meta["model"]), model_version=str(meta["model_version"]),
+            public_id=event.public_id,
+            site_id=event.site_id,
+            kind=event.kind,
+            first_seen_at=event.first_seen_at,
+            last_seen_at=event.last_seen_at,
+            model_name=str(meta["model"]),
+            model_version=str(meta["model_version"]),
             location=None if loc is None or loc.point is None else (loc.point.x, loc.point.y),
             uncertainty=None if loc is None else loc.uncertainty,
-            bearings=bearings, cameras=list(event.sightings), confidence=float(event.confidence),
+            bearings=bearings,
+            cameras=list(event.sightings),
+            confidence=float(event.confidence),
             danger_level=event.danger_level,
             calibration_version=",".join(calibrations)[:100] or None,
-            frame_path=frame_rel, frame_box=None if best is None else list(best.xyxy),
+            frame_path=frame_rel,
+            frame_box=None if best is None else list(best.xyxy),
             frame_camera_id=None if best is None else best.camera_id,
-        )  # fmt: skip
+        )
         hits = [h for t in event.tracks for h in t.hits]
         webhooks = list(self.config.webhooks)
         data_dir = self.data_dir
@@ -275,12 +346,18 @@ class FirePipeline:
             row_ids = sorted({i for h in hits for i in h.row_ids})
             if row_ids:
                 session.execute(
-                    update(Detection).where(Detection.id.in_(row_ids), Detection.alert_id.is_(None))
+                    update(Detection)
+                    .where(Detection.id.in_(row_ids), Detection.alert_id.is_(None))
                     .values(alert_id=alert.id)
-                )  # fmt: skip
+                )
             if created:
-                log.warning("new %s alert %s (site %s, cameras %s)", alert.kind, alert.public_id, alert.site_id,
-                            alert.cameras)  # fmt: skip
+                log.warning(
+                    "new %s alert %s (site %s, cameras %s)",
+                    alert.kind,
+                    alert.public_id,
+                    alert.site_id,
+                    alert.cameras,
+                )
                 if webhooks:
                     notify_new_alert(webhooks, alert_payload(alert))
 

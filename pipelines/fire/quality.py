@@ -17,7 +17,7 @@ from vigie.pipelines.fire.config import QualityConfig
 
 log = logging.getLogger("vigie.fire.quality")
 
-_THUMB = (64, 36)  # small grey thumbnail: cheap to compare, blind to compression noise
+_THUMB = (320, 180)  # sampled, not averaged: a live camera's sensor noise keeps consecutive frames apart
 
 
 class FrameQuality:
@@ -33,14 +33,16 @@ class FrameQuality:
         if reason is not None:
             self.skipped[reason] += 1
             FRAMES_DROPPED.labels(camera=camera, reason=reason).inc()
-            log.info("camera %s: %s frame skipped", camera, reason, extra={"camera": camera, "reason": reason})
+            log.info(
+                "camera %s: %s frame skipped", camera, reason, extra={"camera": camera, "reason": reason}
+            )
         return reason
 
     def _reason(self, camera: str, image: np.ndarray) -> str | None:
         if image is None or image.size == 0 or image.ndim != 3:
             return "corrupt"
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        thumb = cv2.resize(grey, _THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+        thumb = cv2.resize(grey, _THUMB, interpolation=cv2.INTER_NEAREST).astype(np.float32)
         previous = self._previous.get(camera)
         self._previous[camera] = thumb
         mean, std = cv2.meanStdDev(grey)
@@ -48,7 +50,7 @@ class FrameQuality:
             return "black"
         if float(std[0, 0]) < self.config.uniform_max_std:
             return "uniform"
-        if previous is not None and previous.shape == thumb.shape:
-            if float(np.abs(thumb - previous).mean()) <= self.config.frozen_max_diff:
-                return "frozen"
+        frozen = previous is not None and previous.shape == thumb.shape
+        if frozen and float(np.abs(thumb - previous).mean()) <= self.config.frozen_max_diff:
+            return "frozen"
         return None

@@ -13,7 +13,9 @@ from vigie.vision.detections import Detections, box_iou
 from vigie.vision.detector import Detector
 
 
-def tile_windows(width: int, height: int, columns: int, rows: int, overlap: float) -> list[tuple[int, int, int, int]]:
+def tile_windows(
+    width: int, height: int, columns: int, rows: int, overlap: float
+) -> list[tuple[int, int, int, int]]:
     """Crop windows (x1, y1, x2, y2) covering the image in a columns x rows grid with `overlap`."""
     windows = []
     tile_w = width / (columns - (columns - 1) * overlap)

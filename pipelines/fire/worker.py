@@ -21,11 +21,17 @@ log = logging.getLogger("vigie.fire")
 def camera_geometry(camera: CameraConfig, *, camera_id: int = 0, site_id: int = 0) -> CameraGeometry:
     """Geometry of a camera of the site file (ids are filled in once the database knows the camera)."""
     return CameraGeometry(
-        camera_id=camera_id, slug=camera.slug, site_id=site_id, name=camera.name,
-        longitude=camera.longitude, latitude=camera.latitude, heading_deg=camera.heading_deg,
-        hfov_deg=camera.hfov_deg, calibration_version=camera.calibration_version,
+        camera_id=camera_id,
+        slug=camera.slug,
+        site_id=site_id,
+        name=camera.name,
+        longitude=camera.longitude,
+        latitude=camera.latitude,
+        heading_deg=camera.heading_deg,
+        hfov_deg=camera.hfov_deg,
+        calibration_version=camera.calibration_version,
         poses={p.name: CameraPoseGeometry(p.heading_deg, p.hfov_deg, p.tilt_deg) for p in camera.poses},
-    )  # fmt: skip
+    )
 
 
 class DatabaseDangerLevel:

@@ -37,7 +37,7 @@ CORSICA = ("2A", "2B")
 # (the weight scales the read's confidence). Strong pairs are the classic plate confusions.
 _STRONG, _WEAK = 0.5, 0.2
 _LOOKALIKE_PAIRS = (
-    ("0", "O", _STRONG), ("0", "Q", _STRONG), ("O", "Q", _STRONG), ("0", "D", _STRONG), ("O", "D", _WEAK),
+    ("0", "O", _STRONG), ("0", "Q", _STRONG), ("O", "Q", _STRONG), ("0", "D", 0.3), ("O", "D", _WEAK),
     ("1", "I", _STRONG), ("8", "B", _STRONG), ("5", "S", _STRONG), ("2", "Z", _STRONG), ("6", "G", _STRONG),
     ("O", "C", _WEAK), ("O", "G", _WEAK), ("1", "L", _WEAK), ("1", "T", _WEAK), ("1", "J", _WEAK),
     ("7", "T", _WEAK), ("7", "Z", _WEAK), ("4", "A", _WEAK), ("3", "B", _WEAK), ("9", "G", _WEAK),
@@ -82,7 +82,8 @@ class SyntaxConfig:
     right_free_drops: int = 3  # department number (2–3 digits) and a glyph of the regional logo
     middle_drop_cost: float = 2.5  # per character dropped between matched ones (rarely legitimate)
     max_corrected: int = 2  # a reading needing more swaps than this is not a French plate
-    min_french_confidence: float = 0.5  # below, a plate-like string that needed extra drops is `foreign`
+    min_french_confidence: float = 0.5  # below, a doubtful French reading of a plate-like string is `foreign`
+    min_french_coverage: float = 0.65  # a French reading explaining less of the read characters is doubtful
     fni_prior_cost: float = 0.7  # FNI plates are far rarer than SIV on today's roads
     short_fni_cost: float = 0.4  # per missing FNI character below 4 digits + 3 letters (short series)
     min_char_probability: float = 0.02  # below, a position cannot take that character at all
@@ -187,9 +188,7 @@ def _templates(config: SyntaxConfig) -> tuple[_Template, ...]:
             short = (4 - n_digits) + (3 - n_letters)
             for dept in departments:
                 classes = (d,) * n_digits + (fni,) * n_letters + dept
-                out.append(
-                    _Template("fni", classes, config.fni_prior_cost + config.short_fni_cost * short)
-                )
+                out.append(_Template("fni", classes, config.fni_prior_cost + config.short_fni_cost * short))
     return tuple(out)
 
 
@@ -207,17 +206,25 @@ class _Candidate:
     excess_drop_cost: float
 
 
-def _best_in_class(
-    rc: ReadChar, allowed: frozenset[str], config: SyntaxConfig
-) -> tuple[str, float, float]:
-    """The likeliest allowed character, its probability, and its share among the allowed candidates."""
-    candidates = {c for c in (rc.char, *rc.alternatives, *LOOKALIKES.get(rc.char, {})) if c in allowed}
-    if not candidates:
+def _best_in_class(rc: ReadChar, allowed: frozenset[str], config: SyntaxConfig) -> tuple[str, float, float]:
+    """The likeliest allowed character, its probability, and its share among the allowed candidates.
+
+    The OCR's probability mass on characters the position does not allow (an `O` in a digit position) is
+    passed on to their look-alikes, weighted: `0` 0.51, `O` 0.30, `Q` 0.17 in a letter position give `Q`.
+    """
+    read = {rc.char: rc.confidence, **{c: float(p) for c, p in rc.alternatives.items() if c != rc.char}}
+    scores: dict[str, float] = {c: p for c, p in read.items() if c in allowed}
+    for char, p in read.items():
+        if char in allowed:
+            continue
+        for twin, weight in LOOKALIKES.get(char, {}).items():
+            if twin in allowed:
+                scores[twin] = scores.get(twin, 0.0) + p * weight * config.lookalike_scale
+    if not scores:
         return "", 0.0, 0.0
-    probs = {c: rc.probability(c, config.lookalike_scale) for c in candidates}
-    best = max(sorted(probs), key=probs.__getitem__)
-    total = sum(probs.values())
-    return best, probs[best], probs[best] / total if total > 0 else 0.0
+    best = max(sorted(scores), key=scores.__getitem__)
+    p_best = min(1.0, scores[best])
+    return best, p_best, scores[best] / sum(scores.values())
 
 
 def _drop_cost(i: int, n: int, j: int, m: int, config: SyntaxConfig) -> tuple[float, float]:
@@ -298,9 +305,7 @@ def chars_from_text(raw: str, confidence: float = 1.0) -> list[ReadChar]:
     return [ReadChar(c, confidence) for c in clean_text(raw)]
 
 
-def search_plate(
-    chars: Sequence[ReadChar] | str, config: SyntaxConfig = DEFAULT_SYNTAX
-) -> PlateMatch:
+def search_plate(chars: Sequence[ReadChar] | str, config: SyntaxConfig = DEFAULT_SYNTAX) -> PlateMatch:
     """The most plausible French plate in the read characters, or `foreign` / `unknown`.
 
     Confidence of a French match = (lowest per-character probability, itself scaled by that character's
@@ -325,7 +330,9 @@ def search_plate(
         share = 1.0 / sum(math.exp(best.cost - c.cost) for c in rivals)
         conf = min(best.char_probs) * share * math.exp(-best.excess_drop_cost)
         foreign = _not_french(chars, config)
-        if best.excess_drop_cost > 0 and conf < config.min_french_confidence and foreign.format == "foreign":
+        coverage = len(best.text) / len(chars)  # share of the read characters the French reading explains
+        doubtful = best.excess_drop_cost > 0 or coverage < config.min_french_coverage
+        if doubtful and conf < config.min_french_confidence and foreign.format == "foreign":
             return foreign
         return PlateMatch(
             text=best.text,
@@ -340,7 +347,7 @@ def search_plate(
 
 
 def _not_french(chars: Sequence[ReadChar], config: SyntaxConfig) -> PlateMatch:
-    """A plate-like string (letters and ≥ 2 digits, plausible length) is `foreign`, anything else `unknown`."""
+    """A plate-like string (letters and ≥ 2 digits, plausible length) is `foreign`, else `unknown`."""
     text = "".join(rc.char for rc in chars)
     probs = tuple(round(rc.confidence, 4) for rc in chars)
     digits = sum(c.isdigit() for c in text)

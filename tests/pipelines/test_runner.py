@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConfigError, InvalidInputError
+from vigie.observability import REGISTRY
 from vigie.pipelines.base import CameraContext, Write
 from vigie.pipelines.runner import CameraFeed, Worker
 from vigie.services.cameras import create_camera
@@ -108,7 +109,11 @@ def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -
     )
     pipeline = BoxPerFrame(bad={3})
     worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine)
+    read_before = REGISTRY.get_sample_value("vigie_frames_read_total", {"camera": "a"}) or 0.0
     worker.run(threading.Event())
+    # The Prometheus metrics a worker exposes (`--metrics-port`) counted the frames too.
+    assert REGISTRY.get_sample_value("vigie_frames_read_total", {"camera": "a"}) - read_before == 20
+    assert REGISTRY.get_sample_value("vigie_queue_depth", {"queue": "db_writes"}) is not None
     per_camera = {slug: sorted(seq for s, seq in pipeline.seen if s == slug) for slug in ("a", "b")}
     assert per_camera["a"] == list(range(20))  # back-pressure on files: nothing dropped
     assert len(per_camera["b"]) == 10  # sampled at 5 fps

@@ -17,6 +17,8 @@ const STATUS_LABELS = {
   false_alarm: "Fausse alerte",
   closed: "Close",
 };
+// What the API calls active (GET /alerts?active=true): a false alarm only waits to be closed, off-screen.
+const ACTIVE_STATUSES = new Set(["new", "acknowledged", "confirmed"]);
 // Legal moves of the alert life cycle (the server enforces them; the buttons only mirror them).
 const NEXT_ACTIONS = {
   new: ["acknowledge", "confirm", "false-alarm", "close"],
@@ -272,9 +274,30 @@ function sizeOverlay(card, alert) {
     rect.setAttribute("width", Math.max(1, x2 - x1));
     rect.setAttribute("height", Math.max(1, y2 - y1));
     rect.style.display = "";
+    showZoom(card, img, [width, height], box);
   } else {
     rect.style.display = "none";
+    $(".frame-zoom", card).hidden = true;
   }
+}
+
+// A distant plume is a few pixels wide: an inset shows the region around the box three times larger.
+function showZoom(card, img, [width, height], [x1, y1, x2, y2]) {
+  const zoom = $(".frame-zoom", card);
+  if (!img.src) return;
+  const insetPx = 132; // matches .frame-zoom's CSS size
+  const side = Math.max(48, 3 * Math.max(x2 - x1, y2 - y1)); // frame pixels shown across the inset
+  const scale = insetPx / side;
+  const left = (x1 + x2) / 2 - side / 2;
+  const top = (y1 + y2) / 2 - side / 2;
+  zoom.style.backgroundImage = `url("${img.src}")`;
+  zoom.style.backgroundSize = `${width * scale}px ${height * scale}px`;
+  zoom.style.backgroundPosition = `${-left * scale}px ${-top * scale}px`;
+  // Put the inset in the top corner away from the detection, so that it never hides the box itself.
+  const boxOnRight = (x1 + x2) / 2 > width / 2;
+  zoom.style.left = boxOnRight ? "6px" : "auto";
+  zoom.style.right = boxOnRight ? "auto" : "6px";
+  zoom.hidden = false;
 }
 
 function renderAlerts() {
@@ -290,24 +313,33 @@ function renderAlerts() {
     if (!state.alerts.has(Number(card.dataset.alertId))) card.remove();
   }
   $("#alerts-empty").hidden = ordered.length > 0;
-  $("#active-count").textContent = String(ordered.filter((a) => a.status !== "closed").length);
+  $("#active-count").textContent = String(ordered.filter((a) => ACTIVE_STATUSES.has(a.status)).length);
   updateFreshBanner();
   drawMap();
 }
 
+function refreshAges() {
+  for (const alert of state.alerts.values()) {
+    const card = cardOf(alert.id);
+    if (card) $(".f-last", card).textContent = `${formatTime(alert.last_seen_at)} (${formatAgo(alert.last_seen_at)})`;
+  }
+}
+
 function upsertAlert(alert, { live = false } = {}) {
   const known = state.alerts.has(alert.id);
+  // The stream reports every change, closed alerts included: one this page never showed stays away.
+  if (!known && !ACTIVE_STATUSES.has(alert.status)) return;
   state.alerts.set(alert.id, alert);
   if (live && !known && alert.status === "new") {
     state.fresh.add(alert.id);
     beep();
   }
   if (alert.status !== "new") state.fresh.delete(alert.id);
-  if (alert.status === "closed") {
-    // Active alerts only: let the card show "Close" a moment, then drop it.
+  if (!ACTIVE_STATUSES.has(alert.status)) {
+    // Active alerts only: let the card show its final status a moment, then drop it.
     setTimeout(() => {
       const current = state.alerts.get(alert.id);
-      if (current && current.status === "closed") {
+      if (current && !ACTIVE_STATUSES.has(current.status)) {
         state.alerts.delete(alert.id);
         const frame = state.frames.get(alert.id);
         if (frame?.objectUrl) URL.revokeObjectURL(frame.objectUrl);
@@ -406,6 +438,8 @@ function normaliseCamera(raw) {
     ...raw,
     state: health.state ?? raw.state ?? "unknown",
     last_frame_at: health.last_frame_at ?? raw.last_frame_at ?? null,
+    reportUp: health.up ?? raw.up ?? null, // the server's verdict (its worker still reports), if given
+    lastError: health.last_error ?? raw.last_error ?? null,
   };
   camera.healthClass = healthClass(camera);
   return camera;
@@ -414,8 +448,9 @@ function normaliseCamera(raw) {
 function healthClass(camera) {
   const stale = !camera.last_frame_at || Date.now() - new Date(camera.last_frame_at).getTime() > STALE_FRAME_MS;
   if (camera.state === "disabled") return "disabled";
-  if (camera.state === "up" && !stale) return "up";
-  if (camera.state === "degraded" && !stale) return "degraded";
+  const trusted = !stale && camera.reportUp !== false;
+  if (camera.state === "up" && trusted) return "up";
+  if (camera.state === "degraded" && trusted) return "degraded";
   return "down";
 }
 
@@ -446,6 +481,7 @@ function renderHealth() {
     row.className = `health-row health-${camera.healthClass}`;
     row.dataset.cameraId = camera.id;
     row.dataset.health = camera.healthClass;
+    if (camera.lastError) row.title = camera.lastError;
     const name = row.insertCell();
     name.innerHTML = '<span class="led"></span>';
     name.append(camera.name || `caméra ${camera.id}`);
@@ -460,7 +496,7 @@ function renderHealth() {
 function drawMap() {
   const note = renderMap($("#fire-map"), {
     cameras: [...state.cameras.values()],
-    alerts: sortedAlerts().filter((a) => a.status !== "closed"),
+    alerts: sortedAlerts().filter((a) => ACTIVE_STATUSES.has(a.status)),
     tileTemplate: state.tileTemplate,
     selectedAlertId: state.selectedAlertId,
   });
@@ -560,15 +596,33 @@ async function refreshCameras() {
   }
 }
 
+function showDangerLevel(payload) {
+  const select = $("#danger-level");
+  select.value = String(payload.level);
+  select.dataset.level = String(payload.level);
+  select.title = payload.is_default
+    ? "Niveau par défaut : personne ne l'a réglé aujourd'hui"
+    : `Réglé par ${payload.set_by} à ${formatTime(payload.set_at)}`;
+}
+
 async function refreshDangerLevel() {
   try {
-    const payload = await api("/fire/danger-level");
-    const level = payload?.level ?? payload;
-    const badge = $("#danger-level");
-    badge.textContent = `${level} / 5`;
-    badge.dataset.level = level;
+    showDangerLevel(await api("/fire/danger-level"));
   } catch {
     // optional: the console works without it
+  }
+}
+
+async function setDangerLevel(level) {
+  const select = $("#danger-level");
+  select.disabled = true;
+  try {
+    showDangerLevel(await api("/fire/danger-level", { method: "PUT", body: { level } }));
+  } catch (error) {
+    select.value = select.dataset.level; // keep showing what is stored
+    window.alert(`Niveau de risque non enregistré : ${error.message}`);
+  } finally {
+    select.disabled = false;
   }
 }
 
@@ -625,6 +679,7 @@ function init() {
     $("#token-input").value = "";
     start();
   });
+  $("#danger-level").addEventListener("change", (event) => setDangerLevel(Number(event.target.value)));
   $("#logout").addEventListener("click", () => {
     localStorage.removeItem(TOKEN_KEY);
     state.token = null;
@@ -646,6 +701,7 @@ function init() {
   setInterval(tick, 1000);
   setInterval(() => {
     renderHealth(); // "il y a …" and staleness move with time
+    refreshAges();
     watchStream();
   }, 5000);
 

@@ -1,0 +1,276 @@
+"""Count bins: crossings per (line, direction, class) over periods aligned in the site's time zone.
+
+Written incrementally and idempotently. The pipeline keeps each open period's counts in memory and
+upserts *absolute* counts (never increments), so applying a write twice changes nothing. A restart must
+neither lose nor double-count: the first write of a period in a worker run reads what is stored for it,
+in the writer's own session:
+- stored `observed_until` ≤ this run's first frame in the period → the run continues that bin: the stored
+  counts and observed seconds are a baseline added to this run's own;
+- otherwise this run is re-processing time already counted (a replayed file) → its counts replace them.
+
+`observed_s` sums the intervals between consecutive frames that are at most `max_gap_s` long; a period
+watched less than its duration minus `max_gap_s` is `partial` (a stream that dropped mid-bin, the first
+and last period of a run, a bin still open). Every configured (line, direction, class) gets a row, zero
+included, so "nobody crossed" differs from "not watched".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.errors import InvalidInputError
+from vigie.pipelines.base import Write
+from vigie.store.models import CountBin
+from vigie.store.upsert import COUNT_BIN_KEY, COUNT_BIN_UPDATED, upsert
+
+log = logging.getLogger(__name__)
+
+BinMinutes = Literal[1, 5, 15, 60]
+BIN_CHOICES: tuple[int, ...] = (1, 5, 15, 60)
+UPDATED_COLUMNS = (*COUNT_BIN_UPDATED, "observed_s", "observed_until", "mean_speed_kmh", "speed_samples")
+
+Key = tuple[str, str, str]  # line, direction, class
+
+
+def parse_bin(text: str | int) -> int:
+    """'15min', '1h', '5', 60 → minutes (one of 1, 5, 15, 60)."""
+    raw = str(text).strip().lower()
+    minutes: int | None = None
+    for suffix, factor in (("min", 1), ("m", 1), ("h", 60)):
+        if raw.endswith(suffix) and raw[: -len(suffix)].strip().isdigit():
+            minutes = int(raw[: -len(suffix)]) * factor
+            break
+    if minutes is None and raw.isdigit():
+        minutes = int(raw)
+    if minutes not in BIN_CHOICES:
+        raise InvalidInputError(f"bin {text!r}: expected 1min, 5min, 15min or 60min (1h)")
+    return minutes
+
+
+def period_of(t: datetime, minutes: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The bin holding instant `t`: (start, end) in UTC, the start aligned on `minutes` in local time.
+
+    Uses the UTC offset in force at `t`, so across a DST change every instant falls in exactly one bin and
+    bins stay contiguous (the repeated local hour of autumn gives two distinct UTC bins).
+    """
+    if t.tzinfo is None:
+        raise InvalidInputError(f"period_of: time {t.isoformat()} is naive; expected an aware datetime")
+    if minutes not in BIN_CHOICES:
+        raise InvalidInputError(f"period_of: bin of {minutes} min; expected one of {BIN_CHOICES}")
+    offset = t.astimezone(tz).utcoffset() or timedelta(0)
+    utc = t.astimezone(UTC)
+    local_wall = utc.replace(tzinfo=None) + offset
+    step = minutes * 60
+    seconds = (local_wall - datetime(2000, 1, 1)).total_seconds()
+    floored = datetime(2000, 1, 1) + timedelta(seconds=(seconds // step) * step)
+    start = (floored - offset).replace(tzinfo=UTC)
+    return start, start + timedelta(minutes=minutes)
+
+
+@dataclass(slots=True)
+class _Baseline:
+    loaded: bool = False
+    counts: dict[Key, tuple[int, float, int]] = field(default_factory=dict)  # count, speed sum, speed n
+    observed_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Period:
+    start: datetime
+    end: datetime
+    first_frame: datetime
+    last_frame: datetime
+    observed_s: float = 0.0
+    counts: dict[Key, int] = field(default_factory=dict)
+    speed_sum: dict[Key, float] = field(default_factory=dict)
+    speed_n: dict[Key, int] = field(default_factory=dict)
+    baseline: _Baseline = field(default_factory=_Baseline)  # filled by the writer thread, read only there
+
+
+class CameraBins:
+    """Binned counts of one camera; call `observe` for every frame, `add` for every counted crossing."""
+
+    def __init__(
+        self,
+        *,
+        site_id: int,
+        camera_id: int,
+        timezone: str,
+        bin_minutes: int,
+        keys: Iterable[Key],
+        model_name: str,
+        model_version: str,
+        max_gap_s: float = 10.0,
+        refresh_s: float = 60.0,
+        retain_periods: int = 2,
+    ) -> None:
+        if bin_minutes not in BIN_CHOICES:
+            raise InvalidInputError(f"bin of {bin_minutes} min; expected one of {BIN_CHOICES}")
+        self.site_id = site_id
+        self.camera_id = camera_id
+        self.tz = ZoneInfo(timezone)
+        self.minutes = bin_minutes
+        self.keys: tuple[Key, ...] = tuple(keys)
+        self.model_name = model_name
+        self.model_version = model_version
+        self.max_gap_s = max_gap_s
+        self.refresh_s = refresh_s
+        self.retain_periods = retain_periods
+        self._periods: dict[datetime, _Period] = {}
+        self._last_frame: datetime | None = None
+        self._last_refresh: datetime | None = None
+
+    @property
+    def open_periods(self) -> int:
+        return len(self._periods)
+
+    def observe(self, t: datetime) -> list[Write]:
+        """Account for a frame at `t` (UTC); returns the writes of periods it closes or opens."""
+        writes: list[Write] = []
+        last = self._last_frame
+        if last is not None and t <= last:
+            return writes  # a repeated or out-of-order timestamp adds no observed time
+        start, end = period_of(t, self.minutes, self.tz)
+        if start not in self._periods:
+            self._periods[start] = _Period(start=start, end=end, first_frame=t, last_frame=t)
+            self._last_refresh = t
+            writes.append(self._write(self._periods[start], self.keys))
+        if last is not None:
+            gap = (t - last).total_seconds()
+            if gap <= self.max_gap_s:
+                self._add_coverage(last, t)
+            else:
+                log.info("camera %d: no frame for %.1f s; bins over the gap are partial", self.camera_id, gap)
+        self._periods[start].last_frame = t
+        self._last_frame = t
+        for old in [p for p in self._periods.values() if p.end <= start]:
+            writes.append(self._write(old, self.keys))  # closed: its final counts and partial flag
+        while len(self._periods) > self.retain_periods:
+            del self._periods[min(self._periods)]
+        if self._last_refresh is not None and (t - self._last_refresh).total_seconds() >= self.refresh_s:
+            # Keeps observed_until fresh, so that a restart after a crash sees a small gap, not a large one.
+            self._last_refresh = t
+            writes.append(self._write(self._periods[start], self.keys))
+        return writes
+
+    def _add_coverage(self, a: datetime, b: datetime) -> None:
+        for period in self._periods.values():
+            lo, hi = max(a, period.start), min(b, period.end)
+            if hi > lo:
+                period.observed_s += (hi - lo).total_seconds()
+
+    def add(self, t: datetime, line: str, direction: str, class_name: str, speed_kmh: float | None = None) -> list[Write]:
+        """Count one crossing at `t`; returns the write of its (line, direction, class) row."""
+        key = (line, direction, class_name)
+        if key not in self.keys:
+            return []  # a class or direction this camera does not count
+        start, _ = period_of(t, self.minutes, self.tz)
+        period = self._periods.get(start)
+        if period is None:
+            log.warning(
+                "camera %d: crossing at %s falls in a period no longer held; not counted", self.camera_id, t
+            )
+            return []
+        period.counts[key] = period.counts.get(key, 0) + 1
+        if speed_kmh is not None:
+            period.speed_sum[key] = period.speed_sum.get(key, 0.0) + speed_kmh
+            period.speed_n[key] = period.speed_n.get(key, 0) + 1
+        return [self._write(period, [key])]
+
+    def close(self) -> list[Write]:
+        """Final writes of every held period (the worker stops); they stay partial unless fully watched."""
+        writes = [self._write(p, self.keys) for p in sorted(self._periods.values(), key=lambda p: p.start)]
+        self._periods.clear()
+        self._last_frame = None
+        return writes
+
+    def totals(self) -> dict[Key, int]:
+        """This run's own counts over the held periods (for reports and tests)."""
+        out: dict[Key, int] = {}
+        for period in self._periods.values():
+            for key, n in period.counts.items():
+                out[key] = out.get(key, 0) + n
+        return out
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def _write(self, period: _Period, keys: Sequence[Key]) -> Write:
+        # Snapshot now: the period keeps changing while the write waits in the queue.
+        counts = {k: period.counts.get(k, 0) for k in keys}
+        speeds = {k: (period.speed_sum.get(k, 0.0), period.speed_n.get(k, 0)) for k in keys}
+        observed_s, last_frame, first_frame = period.observed_s, period.last_frame, period.first_frame
+        duration = (period.end - period.start).total_seconds()
+        baseline = period.baseline
+        static = {
+            "site_id": self.site_id,
+            "camera_id": self.camera_id,
+            "period_start": period.start,
+            "period_end": period.end,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+        }
+
+        def write(session: Session) -> None:
+            if not baseline.loaded:
+                _load_baseline(session, baseline, self.camera_id, period.start, first_frame)
+            total_observed = min(duration, baseline.observed_s + observed_s)
+            rows = []
+            for key, own in counts.items():
+                b_count, b_sum, b_n = baseline.counts.get(key, (0, 0.0, 0))
+                s_sum, s_n = speeds[key]
+                n = b_n + s_n
+                rows.append(
+                    static
+                    | {
+                        "line": key[0],
+                        "direction": key[1],
+                        "class_name": key[2],
+                        "count": b_count + own,
+                        "partial": total_observed < duration - self.max_gap_s,
+                        "observed_s": round(total_observed, 3),
+                        "observed_until": last_frame,
+                        "mean_speed_kmh": (b_sum + s_sum) / n if n else None,
+                        "speed_samples": n or None,
+                    }
+                )
+            upsert(session, CountBin, rows, key=COUNT_BIN_KEY, update=UPDATED_COLUMNS)
+
+        return write
+
+
+def _load_baseline(
+    session: Session, baseline: _Baseline, camera_id: int, period_start: datetime, first_frame: datetime
+) -> None:
+    """Stored counts of the period that this run continues (see the module docstring)."""
+    baseline.loaded = True
+    stored = session.scalars(
+        select(CountBin).where(CountBin.camera_id == camera_id, CountBin.period_start == period_start)
+    ).all()
+    if not stored:
+        return
+    until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
+    if until is None or until > first_frame:
+        log.info("camera %d: re-processing the bin at %s; replacing its stored counts", camera_id, period_start)
+        return
+    baseline.observed_s = max(r.observed_s or 0.0 for r in stored)
+    for r in stored:
+        n = r.speed_samples or 0
+        baseline.counts[(r.line, r.direction, r.class_name)] = (r.count, (r.mean_speed_kmh or 0.0) * n, n)
+    log.info("camera %d: continuing the bin at %s from its stored counts", camera_id, period_start)
+
+
+def stored_counts(session: Session, camera_id: int) -> Mapping[Key, int]:
+    """Total stored count per (line, direction, class) of a camera (reports, tests)."""
+    out: dict[Key, int] = {}
+    for r in session.scalars(select(CountBin).where(CountBin.camera_id == camera_id)):
+        key = (r.line, r.direction, r.class_name)
+        out[key] = out.get(key, 0) + r.count
+    return out

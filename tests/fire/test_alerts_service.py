@@ -1,0 +1,271 @@
+"""services.fire_alerts: creation and merging by event id, the life cycle, the fire-danger level."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from shapely.geometry import Point, Polygon
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigie.errors import ConflictError, InvalidInputError, NotFoundError
+from vigie.services.fire_alerts import (
+    DEFAULT_DANGER_LEVEL,
+    AlertDraft,
+    current_danger_level,
+    list_alerts,
+    operator_label,
+    set_danger_level,
+    transition,
+    upsert_alert,
+)
+from vigie.store.models import AlertEvent, AlertKind, AlertStatus, Camera, CameraRole, Site, SiteKind
+
+T0 = datetime(2026, 7, 14, 13, 0, tzinfo=UTC)
+
+
+def make_site(session: Session) -> tuple[Site, Camera, Camera]:
+    site = Site(slug="massif", name="Massif", kind=SiteKind.FIRE, location=Point(5.4, 43.5))
+    north = Camera(
+        slug="north",
+        name="North tower",
+        role=CameraRole.LOOKOUT,
+        location=Point(5.40, 43.55),
+        heading_deg=180.0,
+        hfov_deg=60.0,
+    )
+    south = Camera(
+        slug="south",
+        name="South tower",
+        role=CameraRole.LOOKOUT,
+        location=Point(5.45, 43.45),
+        heading_deg=330.0,
+        hfov_deg=60.0,
+    )
+    site.cameras.extend([north, south])
+    session.add(site)
+    session.flush()
+    return site, north, south
+
+
+def draft(site: Site, camera: Camera, **overrides) -> AlertDraft:
+    values = dict(
+        public_id="evt-1",
+        site_id=site.id,
+        kind="smoke",
+        first_seen_at=T0,
+        last_seen_at=T0 + timedelta(seconds=30),
+        model_name="fire-smoke-yolov8",
+        model_version="1.0.3",
+        bearings=[
+            {
+                "camera_id": camera.id,
+                "camera": camera.slug,
+                "azimuth_deg": 175.0,
+                "left_deg": 174.0,
+                "right_deg": 176.0,
+                "range_m": 15000.0,
+                "seen_at": T0 + timedelta(seconds=30),
+            }
+        ],
+        cameras=[camera.id],
+        confidence=0.55,
+        danger_level=3,
+        frame_path="alerts/evt-1.jpg",
+        frame_box=[100.0, 200.0, 180.0, 260.0],
+        frame_camera_id=camera.id,
+    )
+    values.update(overrides)
+    return AlertDraft(**values)
+
+
+def test_create_records_the_alert_and_its_creation_event(session: Session) -> None:
+    site, north, _ = make_site(session)
+    alert, created = upsert_alert(session, alert=draft(site, north))
+    assert created
+    assert alert.status == AlertStatus.NEW
+    assert alert.kind == AlertKind.SMOKE
+    assert alert.danger_level == "3"
+    # datetimes inside bearings become ISO strings (JSON column)
+    assert alert.bearings[0]["seen_at"] == (T0 + timedelta(seconds=30)).isoformat()
+    events = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
+    assert [(e.from_status, e.to_status, e.actor) for e in events] == [(None, AlertStatus.NEW, "pipeline")]
+
+
+def test_merge_same_event_widens_period_and_adds_camera(session: Session) -> None:
+    site, north, south = make_site(session)
+    first, _ = upsert_alert(session, alert=draft(site, north))
+    uncertainty = Polygon([(5.41, 43.50), (5.43, 43.50), (5.43, 43.52), (5.41, 43.52)])
+    second = draft(
+        site,
+        south,
+        kind="fire",
+        first_seen_at=T0 + timedelta(seconds=20),
+        last_seen_at=T0 + timedelta(minutes=2),
+        location=(5.42, 43.51),
+        uncertainty=uncertainty,
+        confidence=0.8,
+        frame_path="alerts/evt-1-b.jpg",
+        frame_box=[10.0, 20.0, 30.0, 40.0],
+        frame_camera_id=south.id,
+    )
+    merged, created = upsert_alert(session, alert=second)
+    assert not created and merged.id == first.id
+    assert merged.first_seen_at == T0 and merged.last_seen_at == T0 + timedelta(minutes=2)
+    assert merged.kind == AlertKind.FIRE  # escalated
+    assert sorted(merged.cameras) == sorted([north.id, south.id])
+    assert {b["camera_id"] for b in merged.bearings} == {north.id, south.id}
+    assert merged.location.equals(Point(5.42, 43.51))
+    assert (
+        merged.frame_path == "alerts/evt-1-b.jpg" and merged.frame_camera_id == south.id
+    )  # higher confidence
+    # A weaker later draft keeps the better frame, the smoke draft does not downgrade fire.
+    weaker = draft(
+        site, north, confidence=0.3, frame_path="alerts/weak.jpg", last_seen_at=T0 + timedelta(minutes=3)
+    )
+    merged, _ = upsert_alert(session, alert=weaker)
+    assert merged.frame_path == "alerts/evt-1-b.jpg" and merged.kind == AlertKind.FIRE
+    assert merged.confidence == pytest.approx(0.8)
+
+
+def test_identical_draft_changes_nothing(session: Session) -> None:
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    session.commit()
+    before = alert.updated_at
+    _, created = upsert_alert(session, alert=draft(site, north))
+    assert not created
+    assert not session.dirty  # nothing to write: updated_at (what the SSE stream watches) stays put
+    session.commit()
+    assert alert.updated_at == before
+
+
+def test_merge_keeps_the_operators_status(session: Session) -> None:
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    transition(session, alert_id=alert.id, to_status="false_alarm", actor="op")
+    merged, created = upsert_alert(session, alert=draft(site, north, last_seen_at=T0 + timedelta(hours=1)))
+    assert not created and merged.status == AlertStatus.FALSE_ALARM
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"kind": "flood"}, "kind"),
+        ({"last_seen_at": T0 - timedelta(seconds=1)}, "before first_seen_at"),
+        ({"first_seen_at": datetime(2026, 7, 14, 13, 0)}, "timezone-aware"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"location": (700000.0, 6600000.0)}, "location"),
+        ({"frame_box": [10.0, 10.0, 5.0, 20.0]}, "frame_box"),
+        ({"frame_path": "../../etc/passwd"}, "frame_path"),
+        ({"bearings": [{"camera": "north"}]}, "bearing"),
+    ],
+)
+def test_bad_drafts_are_refused_with_the_field_named(session: Session, overrides: dict, message: str) -> None:
+    site, north, _ = make_site(session)
+    with pytest.raises(InvalidInputError, match=message):
+        upsert_alert(session, alert=draft(site, north, **overrides))
+
+
+LEGAL = [
+    ("acknowledged", "confirmed", "closed"),
+    ("acknowledged", "false_alarm", "closed"),
+    ("confirmed", "closed"),
+    ("false_alarm", "closed"),
+    ("closed",),
+    ("acknowledged", "closed"),
+]
+
+
+@pytest.mark.parametrize("path", LEGAL)
+def test_legal_paths_record_every_move(session: Session, path: tuple[str, ...]) -> None:
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    for step in path:
+        transition(session, alert_id=alert.id, to_status=step, actor="operator-1", note=f"to {step}")
+    assert alert.status == AlertStatus(path[-1])
+    moves = [(e.from_status, e.to_status, e.actor) for e in alert.events[1:]]
+    expected_from = ["new", *path[:-1]]
+    assert moves == [
+        (AlertStatus(f), AlertStatus(t), "operator-1") for f, t in zip(expected_from, path, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "target"),
+    [
+        ((), "new"),
+        (("confirmed",), "false_alarm"),
+        (("false_alarm",), "confirmed"),
+        (("acknowledged",), "acknowledged"),
+        (("closed",), "acknowledged"),
+        (("closed",), "closed"),
+        (("confirmed",), "acknowledged"),
+    ],
+)
+def test_illegal_moves_conflict(session: Session, before: tuple[str, ...], target: str) -> None:
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    for step in before:
+        transition(session, alert_id=alert.id, to_status=step, actor="op")
+    with pytest.raises(ConflictError, match="cannot become"):
+        transition(session, alert_id=alert.id, to_status=target, actor="op")
+
+
+def test_transition_unknown_alert_or_status(session: Session) -> None:
+    with pytest.raises(NotFoundError):
+        transition(session, alert_id=999, to_status="closed", actor="op")
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    with pytest.raises(InvalidInputError, match="to_status"):
+        transition(session, alert_id=alert.id, to_status="burning", actor="op")
+
+
+def test_operator_label_survives_closing(session: Session) -> None:
+    site, north, _ = make_site(session)
+    alert, _ = upsert_alert(session, alert=draft(site, north))
+    assert operator_label(alert) is None
+    transition(session, alert_id=alert.id, to_status="confirmed", actor="op")
+    transition(session, alert_id=alert.id, to_status="closed", actor="op")
+    assert operator_label(alert) == AlertStatus.CONFIRMED
+
+
+def test_list_alerts_active_and_since(session: Session) -> None:
+    site, north, _ = make_site(session)
+    upsert_alert(session, alert=draft(site, north, public_id="a"))
+    upsert_alert(session, alert=draft(site, north, public_id="b", last_seen_at=T0 + timedelta(minutes=5)))
+    c, _ = upsert_alert(session, alert=draft(site, north, public_id="c"))
+    transition(session, alert_id=c.id, to_status="false_alarm", actor="op")
+    assert [x.public_id for x in list_alerts(session)] == ["b", "a"]  # most recently seen first
+    assert {x.public_id for x in list_alerts(session, active_only=False)} == {"a", "b", "c"}
+    session.commit()
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert list_alerts(session, active_only=False, since=later) == []
+    assert {x.public_id for x in list_alerts(session, active_only=False, since=T0)} == {"a", "b", "c"}
+
+
+def test_danger_level_default_site_and_all_sites(session: Session) -> None:
+    site, _, _ = make_site(session)
+    day = date(2026, 7, 14)
+    assert current_danger_level(session, site_id=site.id, day=day) == DEFAULT_DANGER_LEVEL
+    set_danger_level(session, site_id=None, day=day, level=4, set_by="chef de salle")
+    assert current_danger_level(session, site_id=site.id, day=day) == 4  # the all-sites level applies
+    set_danger_level(session, site_id=site.id, day=day, level=5, set_by="chef de salle")
+    assert current_danger_level(session, site_id=site.id, day=day) == 5  # the site's own level wins
+    set_danger_level(
+        session, site_id=None, day=day, level=2, set_by="chef de salle"
+    )  # replaced, not duplicated
+    assert current_danger_level(session, site_id=None, day=day) == 2
+    assert current_danger_level(session, site_id=site.id, day=day + timedelta(days=1)) == DEFAULT_DANGER_LEVEL
+
+
+@pytest.mark.parametrize("level", [0, 6, 2.5, True])
+def test_danger_level_out_of_range(session: Session, level: object) -> None:
+    with pytest.raises(InvalidInputError, match="level"):
+        set_danger_level(session, site_id=None, day=date(2026, 7, 14), level=level, set_by="x")  # type: ignore[arg-type]
+
+
+def test_danger_level_unknown_site(session: Session) -> None:
+    with pytest.raises(NotFoundError, match="site 404"):
+        set_danger_level(session, site_id=404, day=date(2026, 7, 14), level=3, set_by="x")

@@ -1,0 +1,213 @@
+"""Fire pipeline with a scripted detector: confirmation, danger levels, masks, bad frames, stored rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from vigie.pipelines.fire.config import FirePipelineConfig
+from vigie.pipelines.fire.pipeline import FirePipeline
+from vigie.pipelines.fire.testing import ScriptedDetector, apply, frame, make_site
+from vigie.store.db import session_scope
+from vigie.store.models import Alert, Detection
+
+SMOKE = ("smoke", 0.6, (600.0, 300.0, 680.0, 400.0))
+CAMERA = {"slug": "tour-nord", "name": "Tour nord", "longitude": 0.20, "latitude": 47.90, "heading_deg": 90,
+          "hfov_deg": 60}  # fmt: skip
+
+
+@pytest.fixture
+def site(engine):
+    with session_scope(engine) as session:
+        return make_site(session, [CAMERA])
+
+
+def run(engine, pipeline, ctx, times, *, camera="tour-nord"):
+    results = []
+    for t in times:
+        apply(engine, pipeline.process(ctx, frame(camera, t)))
+        results.append(pipeline.last_result)
+    return results
+
+
+def alerts(engine):
+    with session_scope(engine) as session:
+        return list(session.scalars(select(Alert)))
+
+
+def detections(engine):
+    with session_scope(engine) as session:
+        return list(session.scalars(select(Detection).order_by(Detection.id)))
+
+
+def pipeline_for(script, tmp_path, **config):
+    cfg = FirePipelineConfig(**config)
+    return FirePipeline(cfg, ScriptedDetector(script), data_dir=tmp_path)
+
+
+def test_three_hits_within_five_minutes_make_one_alert_with_its_detections(engine, site, tmp_path):
+    ctx, geo = site["tour-nord"]
+    pipe = FirePipeline(FirePipelineConfig(danger_level=3), ScriptedDetector([[SMOKE]] * 4),
+                        cameras={"tour-nord": geo}, data_dir=tmp_path)  # fmt: skip
+    results = run(engine, pipe, ctx, [0, 60, 120, 180])
+    assert [bool(r.alerts) for r in results] == [False, False, True, True]
+    (alert,) = alerts(engine)
+    assert alert.kind == "smoke" and alert.status == "new"
+    assert alert.cameras == [ctx.camera_id]
+    assert alert.location is None  # one camera: a bearing line only
+    (bearing,) = alert.bearings
+    # Box bottom-centre column 640 of 1280 is the optical axis: azimuth = heading.
+    assert bearing["azimuth_deg"] == pytest.approx(90.0, abs=1e-6)
+    assert bearing["left_deg"] < 90 < bearing["right_deg"]
+    assert alert.frame_path == f"alerts/{alert.public_id}.jpg"
+    assert (tmp_path / alert.frame_path).stat().st_size > 1000
+    assert alert.frame_box == list(SMOKE[2])
+    rows = detections(engine)
+    assert len(rows) == 4
+    assert all(r.alert_id == alert.id for r in rows)
+    assert all(r.azimuth_deg == pytest.approx(90.0) for r in rows)
+    assert {r.model_name for r in rows} == {"fake-fire"} and {r.calibration_version for r in rows} == {
+        "cal-1"
+    }
+    assert len({r.tracker_id for r in rows}) == 1
+
+
+def test_isolated_hits_stay_detections(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    # Two hits, then nothing, then one hit after the window: never 3 within 300 s.
+    pipe = pipeline_for([[SMOKE], [SMOKE], [], [SMOKE]], tmp_path, danger_level=3)
+    run(engine, pipe, ctx, [0, 100, 200, 420])
+    assert alerts(engine) == []
+    rows = detections(engine)
+    assert len(rows) == 3 and all(r.alert_id is None for r in rows)
+
+
+def test_boxes_far_apart_are_different_tracks(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    far = [("smoke", 0.6, (10.0, 300.0, 60.0, 350.0))]
+    pipe = pipeline_for([[SMOKE], far, [SMOKE], far], tmp_path, danger_level=3)
+    run(engine, pipe, ctx, [0, 30, 60, 90])
+    assert alerts(engine) == []
+    assert len({r.tracker_id for r in detections(engine)}) == 2
+
+
+@pytest.mark.parametrize(("level", "hits_needed"), [(5, 2), (3, 3), (1, 4)])
+def test_danger_level_sets_the_number_of_hits(engine, site, tmp_path, level, hits_needed):
+    ctx, _ = site["tour-nord"]
+    pipe = pipeline_for([[SMOKE]] * 5, tmp_path, danger_level=level)
+    results = run(engine, pipe, ctx, [0, 30, 60, 90, 120])
+    first = next(i for i, r in enumerate(results) if r.alerts)
+    assert first + 1 == hits_needed
+    assert alerts(engine)[0].danger_level == str(level)
+
+
+def test_low_danger_level_ignores_weak_boxes(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    weak = [("smoke", 0.3, SMOKE[2])]
+    pipe = pipeline_for([weak] * 6, tmp_path, danger_level=1)  # level 1 needs confidence >= 0.40
+    run(engine, pipe, ctx, [0, 30, 60, 90, 120, 150])
+    assert alerts(engine) == []
+    assert len(detections(engine)) == 6  # still stored as detections
+
+
+def test_danger_level_read_from_the_provider(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    asked = []
+
+    def provider(site_id, day):
+        asked.append((site_id, day))
+        return 5
+
+    pipe = FirePipeline(
+        FirePipelineConfig(), ScriptedDetector([[SMOKE]] * 2), data_dir=tmp_path, danger_level=provider
+    )
+    results = run(engine, pipe, ctx, [0, 30])
+    assert results[1].alerts  # level 5: two hits
+    assert asked[0] == (ctx.site_id, results[0].captured_at.date())
+
+
+def test_detections_in_masks_are_ignored(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    chimney = ("smoke", 0.9, (100.0, 100.0, 140.0, 200.0))
+    mask = {"tour-nord": [[(80, 80), (200, 80), (200, 260), (80, 260)]]}
+    pipe = pipeline_for([[chimney, SMOKE]] * 3, tmp_path, danger_level=3, masks=mask)
+    results = run(engine, pipe, ctx, [0, 30, 60])
+    assert [r.masked for r in results] == [1, 1, 1]
+    rows = detections(engine)
+    assert len(rows) == 3 and all(r.x1 == SMOKE[2][0] for r in rows)
+    (alert,) = alerts(engine)
+    assert alert.frame_box == list(SMOKE[2])
+
+
+def test_mask_by_area_fraction():
+    from vigie.pipelines.fire.masks import CameraMasks
+    from vigie.vision.detections import Detections
+
+    masks = CameraMasks("c", [[(0, 0), (100, 0), (100, 100), (0, 100)]], min_fraction=0.5)
+    dets = Detections(
+        xyxy=np.array([[40, 40, 60, 60], [80, 0, 140, 100], [50, 0, 170, 100], [200, 0, 300, 50]])
+    )
+    # centre inside; centre outside but 1/3 inside; centre outside, 5/12 inside; far away.
+    assert masks.masked(dets).tolist() == [True, False, False, False]
+    looser = CameraMasks("c", [[(0, 0), (100, 0), (100, 100), (0, 100)]], min_fraction=0.3)
+    assert looser.masked(dets).tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize("bad", ["black", "frozen", "uniform"])
+def test_bad_frames_are_skipped_before_detection(engine, site, tmp_path, bad):
+    ctx, _ = site["tour-nord"]
+    detector = ScriptedDetector([[SMOKE]] * 10)
+    pipe = FirePipeline(FirePipelineConfig(danger_level=3), detector, data_dir=tmp_path)
+    good = frame("tour-nord", 0)
+    apply(engine, pipe.process(ctx, good))
+    assert detector.calls == 1
+    if bad == "black":
+        image = np.full((720, 1280, 3), 3, np.uint8)
+    elif bad == "uniform":
+        image = np.full((720, 1280, 3), 128, np.uint8)
+    else:
+        image = good.image.copy()
+    for t in (30, 60, 90):
+        writes = pipe.process(ctx, frame("tour-nord", t, image=image))
+        assert writes == [] and pipe.last_result.skipped == bad
+    assert detector.calls == 1
+    assert pipe.quality.skipped[bad] == 3
+    assert alerts(engine) == [] and len(detections(engine)) == 1
+
+
+def test_camera_without_heading_keeps_detections_without_bearing(engine, tmp_path):
+    with session_scope(engine) as session:
+        site = make_site(
+            session, [{"slug": "sans-cap", "name": "Sans cap", "longitude": 0.2, "latitude": 47.9}]
+        )
+    ctx, geo = site["sans-cap"]
+    pipe = FirePipeline(FirePipelineConfig(danger_level=3), ScriptedDetector([[SMOKE]] * 3),
+                        cameras={"sans-cap": geo}, data_dir=tmp_path)  # fmt: skip
+    results = run(engine, pipe, ctx, [0, 30, 60], camera="sans-cap")
+    assert results[0].detections[0]["bearing_missing"] == "no heading"
+    rows = detections(engine)
+    assert len(rows) == 3 and all(r.azimuth_deg is None for r in rows)
+    assert rows[0].data["bearing_missing"] == "no heading"
+    (alert,) = alerts(engine)
+    assert alert.bearings == [] and alert.location is None and alert.cameras == [ctx.camera_id]
+
+
+def test_fire_class_escalates_the_alert(engine, site, tmp_path):
+    ctx, _ = site["tour-nord"]
+    fire = ("fire", 0.7, (620.0, 380.0, 660.0, 400.0))
+    pipe = pipeline_for([[SMOKE]] * 3 + [[SMOKE, fire]] * 3, tmp_path, danger_level=3)
+    run(engine, pipe, ctx, [0, 30, 60, 90, 120, 150])
+    (alert,) = alerts(engine)  # the flame seen in the same plume is the same event
+    assert alert.kind == "fire"
+
+
+def test_tracks_are_bounded(tmp_path):
+    from vigie.pipelines.fire.config import ConfirmationConfig
+    from vigie.pipelines.fire.confirmation import Confirmer
+    from vigie.pipelines.fire.testing import T0
+
+    confirmer = Confirmer(ConfirmationConfig(max_tracks_per_camera=5))
+    boxes = np.array([[i * 100.0, 0, i * 100.0 + 10, 10] for i in range(12)])
+    confirmer.update("c", T0, boxes, np.full(12, 0.9), ["smoke"] * 12, image_width=1280, danger_level=3)
+    assert len(confirmer.tracks("c")) == 5

@@ -1,0 +1,143 @@
+"""French plate syntax: validation, formatting, and the syntax-aware search over OCR characters."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigie.pipelines.lapi.syntax import (
+    ReadChar,
+    clean_text,
+    format_plate,
+    is_temporary,
+    plate_format,
+    search_plate,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AB-123-CD", "siv"),
+        ("ab 123 cd", "siv"),
+        ("WW-123-AB", "siv"),  # temporary series
+        ("AB-123-SS", None),  # SS never issued
+        ("SS-123-AB", None),
+        ("AB-000-CD", None),  # digit group starts at 001
+        ("AI-123-CD", None),  # I, O, U excluded
+        ("AB-123-OD", None),
+        ("UB-123-CD", None),
+        ("AB-1234-CD", None),
+        ("123 ABC 45", "fni"),
+        ("1234 AB 56", "fni"),
+        ("1 A 01", "fni"),
+        ("12 AB 2A", "fni"),  # Corsica
+        ("345 BC 2B", "fni"),
+        ("123 AB 20", None),  # no department 20 since 1976
+        ("123 AB 00", None),
+        ("123 AB 96", None),
+        ("123 AB 974", "fni"),  # Réunion
+        ("123 AB 977", None),
+        ("12345 AB 75", None),
+        ("123 ABCD 75", None),
+        ("0 AB 75", None),
+        ("MH14CS1938", None),
+    ],
+)
+def test_plate_format(text: str, expected: str | None) -> None:
+    assert plate_format(text) == expected
+
+
+def test_format_and_clean() -> None:
+    assert clean_text("ab-123·cd ") == "AB123CD"
+    assert format_plate("AB123CD", "siv") == "AB-123-CD"
+    assert format_plate("123ABC45", "fni") == "123 ABC 45"
+    assert format_plate("12AB2A", "fni") == "12 AB 2A"
+    assert is_temporary("WW-123-AB") and not is_temporary("AB-123-WW")
+
+
+@pytest.mark.parametrize(
+    ("read", "plate", "fmt"),
+    [
+        ("AB-123-CD", "AB123CD", "siv"),
+        ("F AB-123-CD", "AB123CD", "siv"),  # euro band F
+        ("BAB-123-CD", "AB123CD", "siv"),  # the blue band read as B
+        ("AB-123-CD 75", "AB123CD", "siv"),  # department number
+        ("FAB-123-CD-974", "AB123CD", "siv"),
+        ("AB-I23-CD", "AB123CD", "siv"),  # I -> 1 in a digit position
+        ("AB-1Z3-CD", "AB123CD", "siv"),  # Z -> 2
+        ("A8-123-CD", "AB123CD", "siv"),  # 8 -> B in a letter position
+        ("AB-123-C0", "AB123CQ", "siv"),  # 0 in a letter position: Q is the usual misread
+        ("5T-123-CD", "ST123CD", "siv"),
+        ("AB-123-6H", "AB123GH", "siv"),
+        ("6402 VH 25", "6402VH25", "fni"),
+        ("123 ABC 2A", "123ABC2A", "fni"),
+        ("123 A8C 45", "123ABC45", "fni"),
+    ],
+)
+def test_search_fixes_extra_characters_and_confusions(read: str, plate: str, fmt: str) -> None:
+    match = search_plate(read)
+    assert (match.text, match.format) == (plate, fmt)
+    assert 0 < match.confidence <= 1
+    assert len(match.char_confidences) == len(plate)
+
+
+def test_corrections_lower_confidence() -> None:
+    clean = search_plate("AB-123-CD")
+    fixed = search_plate("AB-I23-CD")
+    assert clean.corrected == 0 and fixed.corrected == 1
+    assert fixed.confidence < clean.confidence
+    assert fixed.char_confidences[2] < 1.0
+
+
+def test_extra_edge_characters_are_dropped_and_counted() -> None:
+    match = search_plate("F AB-123-CD 75")
+    assert match.dropped == 3 and match.display == "AB-123-CD"
+
+
+def test_ocr_alternatives_decide_between_lookalikes() -> None:
+    # The OCR read 0 at a letter position but saw some Q there: Q wins over D.
+    chars = [ReadChar(c, 0.99) for c in "DK752"] + [
+        ReadChar("0", 0.51, {"O": 0.30, "Q": 0.17}),
+        ReadChar("M", 0.92, {"H": 0.04}),
+    ]
+    match = search_plate(chars)
+    assert match.text == "DK752QM"
+    assert match.char_confidences[5] < 0.6  # an uncertain character stays uncertain
+    # The same read with D among the alternatives instead gives D.
+    chars[5] = ReadChar("0", 0.51, {"D": 0.45})
+    assert search_plate(chars).text == "DK752DM"
+
+
+@pytest.mark.parametrize("read", ["BOULANGERIE", "PHARMACIE", "SORTIE", "", "AB", "----"])
+def test_text_that_is_not_a_plate_is_unknown(read: str) -> None:
+    match = search_plate(read)
+    assert match.format == "unknown" and match.text == "" and match.confidence == 0
+
+
+@pytest.mark.parametrize(
+    ("read", "text"),
+    [("MH14CS1938", "MH14CS1938"), ("M-AB 1234", "MAB1234"), ("AB12 CDE", "AB12CDE"), ("AB000CD", "AB000CD")],
+)
+def test_foreign_plates_keep_the_raw_text(read: str, text: str) -> None:
+    match = search_plate(read)
+    assert match.format == "foreign" and match.text == text
+
+
+def test_a_forbidden_plate_is_never_produced() -> None:
+    for read in ["SS-123-AB", "AB-123-SS", "AB-000-CD"]:
+        match = search_plate(read)
+        assert plate_format(match.text) != "siv" or match.text != clean_text(read)
+
+
+def test_low_confidence_characters_give_low_plate_confidence() -> None:
+    chars = [ReadChar(c, 0.99) for c in "AB12"] + [ReadChar("3", 0.3)] + [ReadChar(c, 0.99) for c in "CD"]
+    match = search_plate(chars)
+    assert match.text == "AB123CD"
+    assert match.confidence <= 0.3
+
+
+def test_ambiguous_siv_or_fni_is_not_certain() -> None:
+    # Two stacked lines read as one string: SIV EM-727-PD (department 31 dropped) or FNI 727 PD 31.
+    match = search_plate("EM727PD31")
+    assert match.text == "EM727PD" and match.format == "siv"
+    assert match.confidence < 0.95
