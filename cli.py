@@ -18,6 +18,7 @@ from vigie.errors import (
     SourceError,
     VigieError,
 )
+from vigie.pipelines.fire.export_cli import add_export_commands as add_fire_exports
 from vigie.pipelines.traffic.export_cli import add_export_commands as add_traffic_exports
 from vigie.settings import Settings, get_settings
 
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="export results to files")
     export_groups = s.add_subparsers(dest="export_command", required=True, metavar="WHAT")
     add_traffic_exports(export_groups)
+    add_fire_exports(export_groups)
 
     s = sub.add_parser("bench", help="benchmarks")
     bs = s.add_subparsers(dest="bench_command", required=True)

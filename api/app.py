@@ -90,6 +90,9 @@ def create_app(
             ensure_bootstrap_admin(settings, factory)
             yield
         finally:
+            notifier = getattr(app.state, "fire_notifier", None)
+            if notifier is not None:  # created on first ingested alert; flush pending webhooks
+                notifier.close()
             if owned:
                 active.dispose()
 

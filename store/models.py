@@ -574,6 +574,11 @@ class ShorelineStation(LonLat, Timestamps, Base):
     transects: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     reference_image_path: Mapped[str | None] = mapped_column(String(500))
     calibration_version: Mapped[str | None] = mapped_column(String(100))
+    # Local frame origin [x, y] in `epsg`, first-guess camera, plan grid, timezone (services/shoreline_stations).
+    setup: Mapped[dict[str, Any] | None]
+    stable_mask_path: Mapped[str | None] = mapped_column(String(500))
+    # Harmonic tide constituents, used when no measured water level covers a photo's time.
+    tide: Mapped[dict[str, Any] | None]
 
     photos: Mapped[list[ShorelinePhoto]] = relationship(
         back_populates="station", cascade="all, delete-orphan", passive_deletes=True
@@ -596,6 +601,8 @@ class ShorelinePhoto(Base):
     reprojection_rms_px: Mapped[float | None] = mapped_column(Float)
     water_level_m: Mapped[float | None] = mapped_column(Float)
     reject_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]  # the processing summary (registration, camera, shoreline)
+    processed_at: Mapped[datetime | None]
 
     station: Mapped[ShorelineStation] = relationship(back_populates="photos")
     shorelines: Mapped[list[Shoreline]] = relationship(
@@ -616,6 +623,9 @@ class Shoreline(CreatedAt, ModelProvenance, Base):
     point_confidence: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # one value per vertex
     method: Mapped[str] = mapped_column(String(64))
     calibration_version: Mapped[str] = mapped_column(String(100))
+    # Distance (m) from each station transect's origin, seaward, where this shoreline crosses it (None: no
+    # crossing): the input of the change analysis, kept so reports need no geometry work.
+    transect_distances: Mapped[list[Any] | None]
 
     photo: Mapped[ShorelinePhoto] = relationship(back_populates="shorelines")
 
@@ -623,6 +633,20 @@ class Shoreline(CreatedAt, ModelProvenance, Base):
         Index("ix_shorelines_station_id_created_at", "station_id", "created_at"),
         spatial_index("ix_shorelines_geometry", "geometry"),
     )
+
+
+class ShorelineWaterLevel(Base):
+    """A measured or predicted water level (m, the station's vertical datum) at one instant."""
+
+    __tablename__ = "shoreline_water_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("shoreline_stations.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    level_m: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("station_id", "at"),)
 
 
 # --- access and audit ---------------------------------------------------------------------------------

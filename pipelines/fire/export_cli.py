@@ -11,13 +11,7 @@ import sys
 from pathlib import Path
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("export", help="export data (training-data: labelled fire alerts, YOLO)")
-    group = parser.add_subparsers(dest="export_command", required=True, metavar="WHAT")
-    add_export_subcommands(group)
-
-
-def add_export_subcommands(group: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_export_commands(group: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser(
         "training-data",
         help="YOLO images/labels from confirmed alerts (boxes) and false alarms (hard negatives)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import sqlalchemy
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from vigie.cli import build_parser
 from vigie.errors import InvalidInputError
-from vigie.pipelines.fire import export_cli
 from vigie.services.fire_alerts import AlertDraft, transition, upsert_alert
 from vigie.services.fire_export import export_training_data, parse_statuses, split_of, yolo_line
 from vigie.settings import get_settings
@@ -125,8 +124,7 @@ def test_cli_handler(
     monkeypatch.setenv("VIGIE_DATABASE_URL", db_url)
     get_settings.cache_clear()
     try:
-        parser = argparse.ArgumentParser(prog="vigie")
-        export_cli.add_commands(parser.add_subparsers(dest="command", required=True))
+        parser = build_parser()
         out = tmp_path / "out"
         args = parser.parse_args(["export", "training-data", "--out", str(out), "--status", "confirmed"])
         assert args.func(args) == 0
