@@ -19,10 +19,15 @@ from vigie.errors import (
     VigieError,
 )
 from vigie.pipelines.fire.export_cli import add_export_commands as add_fire_exports
+from vigie.pipelines.lapi.cli import add_commands as add_lapi_plates
+from vigie.pipelines.lapi.park_cli import add_commands as add_lapi_parking
 from vigie.pipelines.traffic.export_cli import add_export_commands as add_traffic_exports
 from vigie.settings import Settings, get_settings
 
 log = logging.getLogger("vigie.cli")
+
+# Each adds its subcommands to the `vigie` parser; they import their heavy modules only when run.
+PIPELINE_COMMANDS = (add_lapi_plates, add_lapi_parking)
 
 # Exit codes: scripts and systemd units can tell a bad input from a missing model from a crash.
 EXIT_CODES: list[tuple[type[VigieError], int]] = [
@@ -308,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_demo)
+
+    # One-shot and maintenance commands of the use-case pipelines.
+    for add_commands in PIPELINE_COMMANDS:
+        add_commands(sub)
 
     s = sub.add_parser("export", help="export results to files")
     export_groups = s.add_subparsers(dest="export_command", required=True, metavar="WHAT")

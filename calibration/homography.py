@@ -20,7 +20,9 @@ from vigie.errors import InvalidInputError
 def _points(name: str, values: object) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InvalidInputError(f"homography {name}: expected an (N, 2) list of points, got shape {arr.shape}")
+        raise InvalidInputError(
+            f"homography {name}: expected an (N, 2) list of points, got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise InvalidInputError(f"homography {name}: points must be finite numbers")
     return arr

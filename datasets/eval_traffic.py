@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from vigie.datasets.metrics import count_errors
 from vigie.pipelines.traffic.classes import model_class_ids
-from vigie.pipelines.traffic.config import LineConfig, TrafficCameraConfig
+from vigie.pipelines.traffic.config import TRACKER_DEFAULTS, LineConfig, TrafficCameraConfig
 from vigie.pipelines.traffic.counter import CameraCounter
 from vigie.vision.detections import Detections
 from vigie.vision.detector import DarknetDetectorConfig, build_detector
@@ -59,7 +59,9 @@ def decode(path: Path, size: tuple[int, int] | None = None) -> tuple[list[np.nda
     return frames, elapsed
 
 
-def vigie_count(tracked: list[Detections], line: LineConfig, class_map: dict, fps: float) -> tuple[Counter, float]:
+def vigie_count(
+    tracked: list[Detections], line: LineConfig, class_map: dict, fps: float
+) -> tuple[Counter, float]:
     counter = CameraCounter(TrafficCameraConfig(lines=[line]), class_map=class_map,
                             classes=list(TRUTH_CLASS.values()))  # fmt: skip
     out: Counter = Counter()
@@ -72,7 +74,9 @@ def vigie_count(tracked: list[Detections], line: LineConfig, class_map: dict, fp
     return out, time.perf_counter() - t0
 
 
-def supervision_count(tracked: list[Detections], line: LineConfig, class_map: dict, anchors: str) -> tuple[Counter, float]:
+def supervision_count(
+    tracked: list[Detections], line: LineConfig, class_map: dict, anchors: str
+) -> tuple[Counter, float]:
     import supervision as sv
 
     (x1, y1), (x2, y2) = line.points
@@ -111,14 +115,16 @@ def run(samples: Path, *, input_size: int, conf: float, scale: tuple[int, int] |
     (ax, ay), (bx, by) = meta["line"]
     line = LineConfig(name="hw", points=((ax * sx, ay * sy), (bx * sx, by * sy)), lanes=4)
     fps = float(meta["fps"])
-    detector = build_detector(DarknetDetectorConfig(model="coco-yolov4-tiny", input_size=input_size, conf=conf))
+    detector = build_detector(
+        DarknetDetectorConfig(model="coco-yolov4-tiny", input_size=input_size, conf=conf)
+    )
     class_map = model_class_ids(detector.names)
     detector.detect(frames[0])  # warm-up
     detections, t0 = [], time.perf_counter()
     for frame in tqdm(frames, desc=f"detect {w}x{h}", unit="frame"):
         detections.append(detector.detect(frame).only_classes(class_map))
     detect_s = time.perf_counter() - t0
-    tracker = Tracker(ByteTrackConfig(frame_rate=fps))
+    tracker = Tracker(ByteTrackConfig(frame_rate=fps, **TRACKER_DEFAULTS))
     tracked, t0 = [], time.perf_counter()
     for dets in detections:
         tracked.append(tracker.update(dets))
@@ -155,18 +161,20 @@ def report(results: dict) -> str:
             rel = f" ({(e.predicted - e.truth) / e.truth:+.0%})" if e.truth else ""
             cells.append(f"{e.predicted}{rel}")
         lines.append(f"| {key[0]}, {key[1]} | {truth.get(key, 0)} | " + " | ".join(cells) + " |")
-    tot = [f"{errs[m].total.predicted} (abs. err. {sum(abs(e.predicted - e.truth) for e in errs[m].per_key.values())})"
-           for m in methods]  # fmt: skip
+    abs_err = {m: sum(abs(e.predicted - e.truth) for e in errs[m].per_key.values()) for m in methods}
+    tot = [f"{errs[m].total.predicted} (abs. err. {abs_err[m]})" for m in methods]
     lines.append(f"| all | {sum(truth.values())} | " + " | ".join(tot) + " |")
     lines.append("| full pipeline frames/s | | " + " | ".join(f"{results[m][1]:.1f}" for m in methods) + " |")
-    lines.append("| counting stage ms/frame | | "
-                 + " | ".join(f"{1000 * results[m][2] / results['frames']:.3f}" for m in methods) + " |")  # fmt: skip
+    stage_ms = [f"{1000 * results[m][2] / results['frames']:.3f}" for m in methods]
+    lines.append("| counting stage ms/frame | | " + " | ".join(stage_ms) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--samples", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    p.add_argument(
+        "--samples", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    )
     p.add_argument("--input-size", type=int, default=416)
     p.add_argument("--conf", type=float, default=0.2)
     p.add_argument("--hd", action="store_true", help="also run on the video upscaled to 1280×720")

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from vigie.config import CameraConfig, SiteConfig
 from vigie.errors import ConfigError
 from vigie.pipelines.detect import DetectPipelineConfig, build_detect_pipeline
+from vigie.pipelines.lapi.demo import run_demo as run_lapi_demo
 from vigie.pipelines.runner import CameraFeed, Worker
 from vigie.services.schemas import SiteCreate
 from vigie.settings import Settings
@@ -26,6 +27,8 @@ from vigie.vision.health import SourceHealth
 from vigie.vision.source_config import FileSourceConfig, ImagesSourceConfig, SourceConfig, describe
 
 log = logging.getLogger("vigie.demo")
+
+PIPELINE_DEMOS = (run_lapi_demo,)
 
 OPENCV_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 DEMO_TOKEN = "vigie-demo-admin-token"  # development only: the demo refuses to run in production
@@ -113,6 +116,11 @@ def run_demo(
             )
         )
     print("demo: detections stored: " + (", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"))
+
+    # The use-case pipelines, each on its real sample input (skipped, with the reason, when absent).
+    for run_pipeline_demo in PIPELINE_DEMOS:
+        for line in run_pipeline_demo(settings=settings, engine=engine):
+            print(f"demo: {line}")
     engine.dispose()
 
     if not serve:

@@ -183,7 +183,7 @@ class ParkingSessionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    car_park_id: int
+    car_park_id: int | None
     plate_text: str | None = Field(None, description="From the entry read, where clear text is stored.")
     anonymised: bool
     entry_at: datetime

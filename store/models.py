@@ -489,7 +489,8 @@ class ParkingSession(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    car_park_id: Mapped[int] = mapped_column(ForeignKey("car_parks.id", ondelete="CASCADE"))
+    # Always set by the lapi services; nullable for sessions stored without a car park (older rows, tests).
+    car_park_id: Mapped[int | None] = mapped_column(ForeignKey("car_parks.id", ondelete="CASCADE"))
     plate_hash: Mapped[str | None] = mapped_column(String(64))
     # SET NULL: purging plate reads (retention) must not erase the session statistics.
     entry_read_id: Mapped[int | None] = mapped_column(ForeignKey("plate_reads.id", ondelete="SET NULL"))

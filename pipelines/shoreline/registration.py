@@ -115,7 +115,9 @@ def homography_checks(h: np.ndarray, ref_size: tuple[int, int], config: Registra
     corners = np.array([[0, 0], [w, 0], [w, hgt], [0, hgt]], np.float64).reshape(-1, 1, 2)
     mapped = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
     denominators = (h[2, 0] * corners[:, 0, 0] + h[2, 1] * corners[:, 0, 1] + h[2, 2]) / h[2, 2]
-    if (denominators <= 0).any() or not cv2.isContourConvex(mapped.astype(np.float32)):
+    x, y = mapped[:, 0], mapped[:, 1]
+    signed_area = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))  # > 0 keeps the orientation
+    if (denominators <= 0).any() or signed_area <= 0 or not cv2.isContourConvex(mapped.astype(np.float32)):
         return "homography folds the reference frame (not the same view)", condition, float("nan")
     zoom = float(np.sqrt(abs(cv2.contourArea(mapped.astype(np.float32))) / (w * hgt)))
     if not config.zoom_range[0] <= zoom <= config.zoom_range[1]:

@@ -167,7 +167,9 @@ class CameraBins:
             if hi > lo:
                 period.observed_s += (hi - lo).total_seconds()
 
-    def add(self, t: datetime, line: str, direction: str, class_name: str, speed_kmh: float | None = None) -> list[Write]:
+    def add(
+        self, t: datetime, line: str, direction: str, class_name: str, speed_kmh: float | None = None
+    ) -> list[Write]:
         """Count one crossing at `t`; returns the write of its (line, direction, class) row."""
         key = (line, direction, class_name)
         if key not in self.keys:
@@ -258,7 +260,9 @@ def _load_baseline(
         return
     until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
     if until is None or until > first_frame:
-        log.info("camera %d: re-processing the bin at %s; replacing its stored counts", camera_id, period_start)
+        log.info(
+            "camera %d: re-processing the bin at %s; replacing its stored counts", camera_id, period_start
+        )
         return
     baseline.observed_s = max(r.observed_s or 0.0 for r in stored)
     for r in stored:

@@ -34,7 +34,9 @@ def check_classes(classes: Iterable[str], *, where: str) -> list[str]:
     names = list(classes)
     unknown = [c for c in names if c not in VIGIE_CLASSES]
     if unknown:
-        raise ConfigError(f"{where}: unknown class(es) {unknown}; expected some of {', '.join(VIGIE_CLASSES)}")
+        raise ConfigError(
+            f"{where}: unknown class(es) {unknown}; expected some of {', '.join(VIGIE_CLASSES)}"
+        )
     return names
 
 
@@ -64,7 +66,9 @@ class ClassVote:
         return max(self.scores, key=lambda k: (self.scores[k], -_TIE_ORDER.index(k)))
 
 
-def settle_class(label: str, *, box_wh: tuple[float, float], lane_width_px: float, heavy_min_lanes: float) -> str:
+def settle_class(
+    label: str, *, box_wh: tuple[float, float], lane_width_px: float, heavy_min_lanes: float
+) -> str:
     """Final Vigie class of a track voted `label`, given its box (w, h) at the crossing."""
     if label != "truck":
         return label

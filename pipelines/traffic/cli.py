@@ -1,4 +1,4 @@
-"""`vigie count VIDEO --line x1,y1,x2,y2[:name] ... [--bin 15min] --out counts.csv` (one-shot, no database)."""
+"""`vigie count VIDEO --line x1,y1,x2,y2[:name] ... [--bin 15min] --out counts.csv`: one-shot, no database."""
 
 from __future__ import annotations
 
@@ -50,9 +50,14 @@ def cmd_count(args: argparse.Namespace) -> int:
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInputError(f"--timezone {args.timezone!r}: expected an IANA name such as Europe/Paris") from None
+        raise InvalidInputError(
+            f"--timezone {args.timezone!r}: expected an IANA name such as Europe/Paris"
+        ) from None
     try:
-        lines = [parse_line_arg(text, i).model_copy(update={"lanes": args.lanes}) for i, text in enumerate(args.line)]
+        lines = [
+            parse_line_arg(text, i).model_copy(update={"lanes": args.lanes})
+            for i, text in enumerate(args.line)
+        ]
         camera = TrafficCameraConfig(lines=lines)
         suffix = Path(args.model).suffix.lower()
         detector = (

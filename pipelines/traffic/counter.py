@@ -118,7 +118,9 @@ class CameraCounter:
         tracked = tracked[keep]
         ids = tracked.tracker_id
         assert ids is not None
-        for tid, cid, conf in zip(ids.tolist(), tracked.class_id.tolist(), tracked.confidence.tolist(), strict=True):
+        for tid, cid, conf in zip(
+            ids.tolist(), tracked.class_id.tolist(), tracked.confidence.tolist(), strict=True
+        ):
             info = self._tracks.get(tid)
             if info is None:
                 info = self._tracks[tid] = _TrackInfo(ClassVote(), time_s)

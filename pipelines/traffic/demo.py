@@ -65,7 +65,9 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
     Worker(pipeline=pipeline, feeds=feeds, engine=engine).run(threading.Event())
     with session_scope(engine) as session:
         totals = {k: v for k, v in stored_counts(session, camera_ids[0]).items() if v}
-    summary = ", ".join(f"{line} {direction} {cls} {n}" for (line, direction, cls), n in sorted(totals.items()))
+    summary = ", ".join(
+        f"{line} {direction} {cls} {n}" for (line, direction, cls), n in sorted(totals.items())
+    )
     return [
         f"traffic: counted highway-a.avi (500 frames): {summary or 'no crossing'} "
         "(hand count: 44 cars + 1 heavy, out)",

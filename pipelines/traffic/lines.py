@@ -67,8 +67,8 @@ class LineGeometry:
         for x, y in ((self.x1, self.y1), (self.x2, self.y2)):
             if not (0 <= x <= width and 0 <= y <= height):
                 raise InvalidInputError(
-                    f"counting line {name!r}: end point ({x:g}, {y:g}) is outside the {width}×{height} frame; "
-                    f"expected 0 ≤ x ≤ {width} and 0 ≤ y ≤ {height}"
+                    f"counting line {name!r}: end point ({x:g}, {y:g}) is outside the {width}×{height} "
+                    f"frame; expected 0 ≤ x ≤ {width} and 0 ≤ y ≤ {height}"
                 )
 
 
@@ -132,7 +132,7 @@ class LineCounter:
         return len(self._tracks)
 
     def update(self, tracker_ids: np.ndarray, points: np.ndarray, time_s: float) -> list[Crossing]:
-        """Advance with this frame's tracked reference points ((N,) ids, (N, 2) pixels) at `time_s` seconds."""
+        """Advance with this frame's tracked reference points ((N,) ids, (N, 2) pixels) at `time_s` (s)."""
         ids = np.asarray(tracker_ids, dtype=np.int64).reshape(-1)
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if len(ids) != len(pts):

@@ -14,7 +14,12 @@ from tqdm import tqdm
 from vigie.errors import InvalidInputError
 from vigie.pipelines.traffic.bins import period_of
 from vigie.pipelines.traffic.classes import model_class_ids
-from vigie.pipelines.traffic.config import LineConfig, TrafficCameraConfig, TrafficPipelineConfig
+from vigie.pipelines.traffic.config import (
+    TRACKER_DEFAULTS,
+    LineConfig,
+    TrafficCameraConfig,
+    TrafficPipelineConfig,
+)
 from vigie.pipelines.traffic.counter import CameraCounter, CountedCrossing
 from vigie.vision.detector import Detector, build_detector
 
@@ -57,7 +62,7 @@ def count_video(
 
     detector = detector or build_detector(config.detector, weights_dir=weights_dir)
     class_map = model_class_ids(detector.names)
-    tracker = Tracker(ByteTrackConfig(**(config.tracker or {})))
+    tracker = Tracker(ByteTrackConfig(**(config.tracker or TRACKER_DEFAULTS)))
     source = open_source("count", FileSourceConfig(type="file", path=path, start_time=start_time))
     counter: CameraCounter | None = None
     crossings: list[CountedCrossing] = []
@@ -67,12 +72,15 @@ def count_video(
     frames = 0
     try:
         total = _frame_count(path)
-        for frame in tqdm(source.frames(), total=total, desc=f"count {path.name}", unit="frame", disable=not progress):
+        for frame in tqdm(
+            source.frames(), total=total, desc=f"count {path.name}", unit="frame", disable=not progress
+        ):
             if frame is None:
                 continue
             if counter is None:
                 counter = CameraCounter(
-                    camera, class_map=class_map, classes=config.classes, heavy_min_lanes=config.heavy_min_lanes,
+                    camera, class_map=class_map, classes=config.classes,
+                    heavy_min_lanes=config.heavy_min_lanes,
                     vote_delay_s=config.vote_delay_s, track_ttl_s=config.track_ttl_s,
                     frame_size=(frame.width, frame.height),
                 )  # fmt: skip
@@ -88,7 +96,9 @@ def count_video(
                 continue
             last_processed = frame.captured_at
             assert first is not None
-            crossings += counter.update(tracker.update(dets, dt_s=dt), (frame.captured_at - first).total_seconds())
+            crossings += counter.update(
+                tracker.update(dets, dt_s=dt), (frame.captured_at - first).total_seconds()
+            )
     finally:
         source.close()
     if counter is None or first is None or last is None:
@@ -108,7 +118,9 @@ def count_video(
         t = end
     for c in crossings:
         start, _ = period_of(first + timedelta(seconds=c.time_s), config.bin_minutes, tz)
-        bins[(start, c.line, c.direction, c.class_name)] = bins.get((start, c.line, c.direction, c.class_name), 0) + 1
+        bins[(start, c.line, c.direction, c.class_name)] = (
+            bins.get((start, c.line, c.direction, c.class_name), 0) + 1
+        )
     return CountResult(crossings, bins, periods, frames, first, counter.od.flush())
 
 
@@ -130,7 +142,18 @@ def write_counts_csv(result: CountResult, camera: TrafficCameraConfig, out: Path
     rows = 0
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["line", "direction", "direction_label", "class", "period_start", "period_end", "count", "partial"])
+        writer.writerow(
+            [
+                "line",
+                "direction",
+                "direction_label",
+                "class",
+                "period_start",
+                "period_end",
+                "count",
+                "partial",
+            ]
+        )
         for (start, line, direction, cls), n in sorted(result.bins.items()):
             end, partial = result.periods[start]
             writer.writerow([
@@ -147,7 +170,9 @@ def utc_start(value: str | None) -> datetime | None:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInputError(f"--start {value!r}: expected an ISO 8601 time, e.g. 2026-11-28T08:00:00+01:00") from None
+        raise InvalidInputError(
+            f"--start {value!r}: expected an ISO 8601 time, e.g. 2026-11-28T08:00:00+01:00"
+        ) from None
     if t.tzinfo is None:
         raise InvalidInputError(f"--start {value!r}: give a UTC offset, e.g. 2026-11-28T08:00:00+01:00")
     return t.astimezone(UTC)

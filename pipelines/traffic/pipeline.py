@@ -19,7 +19,7 @@ from vigie.errors import InvalidInputError
 from vigie.pipelines.base import CameraContext, Write
 from vigie.pipelines.traffic.bins import CameraBins
 from vigie.pipelines.traffic.classes import model_class_ids
-from vigie.pipelines.traffic.config import TrafficPipelineConfig
+from vigie.pipelines.traffic.config import TRACKER_DEFAULTS, TrafficPipelineConfig
 from vigie.pipelines.traffic.counter import CameraCounter, CountedCrossing
 from vigie.vision.detector import Detector
 from vigie.vision.frame import Frame
@@ -83,7 +83,7 @@ class TrafficPipeline:
             model_version=self.detector.version, max_gap_s=self.config.max_gap_s,
             retain_periods=2 + int(self.config.vote_delay_s // 60),
         )  # fmt: skip
-        tracker = Tracker(ByteTrackConfig(**(self.config.tracker or {})))
+        tracker = Tracker(ByteTrackConfig(**(self.config.tracker or TRACKER_DEFAULTS)))
         state = _CameraState(counter=counter, bins=bins, tracker=tracker, t0=frame.captured_at)
         self._cameras[camera.camera_id] = state
         return state
@@ -112,7 +112,9 @@ class TrafficPipeline:
             if event.kind == "enter":
                 cls = self._class_of(state, event.tracker_id)
                 if cls is not None:
-                    writes += state.bins.add(state.t0 + timedelta(seconds=event.time_s), event.zone, "enter", cls)
+                    writes += state.bins.add(
+                        state.t0 + timedelta(seconds=event.time_s), event.zone, "enter", cls
+                    )
         state.counter.zone_events.clear()
         if self.config.debug_frames_dir is not None:
             self._debug_frame(camera, state, frame, tracked)
@@ -123,7 +125,9 @@ class TrafficPipeline:
         label = info.vote.winner() if info is not None else None
         return {"truck": "heavy"}.get(label, label) if label is not None else None
 
-    def _count(self, camera: CameraContext, state: _CameraState, settled: list[CountedCrossing]) -> list[Write]:
+    def _count(
+        self, camera: CameraContext, state: _CameraState, settled: list[CountedCrossing]
+    ) -> list[Write]:
         writes: list[Write] = []
         for c in settled:
             if self.keep_crossings:
@@ -157,8 +161,8 @@ class TrafficPipeline:
             for c in state.counter.flush():
                 if self.keep_crossings:
                     self.crossings.append((str(camera_id), c))
-                writes += state.bins.add(state.t0 + timedelta(seconds=c.time_s), c.line, c.direction, c.class_name,
-                                         c.speed_kmh)  # fmt: skip
+                t = state.t0 + timedelta(seconds=c.time_s)
+                writes += state.bins.add(t, c.line, c.direction, c.class_name, c.speed_kmh)
             writes += state.bins.close()
         self._cameras.clear()
         return writes

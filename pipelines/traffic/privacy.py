@@ -43,13 +43,16 @@ def head_boxes(people: np.ndarray) -> np.ndarray:
 class Anonymiser:
     def __init__(self, *, weights_dir: Path | None = None) -> None:
         self.faces = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self.plates_cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_russian_plate_number.xml")
+        self.plates_cascade = cv2.CascadeClassifier(
+            cv2.data.haarcascades + "haarcascade_russian_plate_number.xml"
+        )
         self.plate_detector = None
         try:
             from vigie.vision.detector import UltralyticsDetectorConfig, build_detector
 
             self.plate_detector = build_detector(
-                UltralyticsDetectorConfig(model="plate-yolov8n", conf=0.2, device="cpu"), weights_dir=weights_dir
+                UltralyticsDetectorConfig(model="plate-yolov8n", conf=0.2, device="cpu"),
+                weights_dir=weights_dir,
             )
         except ModelUnavailableError as exc:
             log.warning("debug frames: plate model unavailable (%s); using the Haar plate cascade", exc)

@@ -17,7 +17,9 @@ from vigie.errors import InvalidInputError
 
 
 class SpeedEstimator:
-    def __init__(self, homography: RoadHomography, *, window_s: float = 1.0, ttl_s: float = 5.0, history: int = 64):
+    def __init__(
+        self, homography: RoadHomography, *, window_s: float = 1.0, ttl_s: float = 5.0, history: int = 64
+    ):
         if window_s <= 0:
             raise InvalidInputError(f"speed window_s must be > 0, got {window_s}")
         self.homography = homography

@@ -20,6 +20,8 @@ def build_pipeline(*, config: SiteConfig, settings: Settings) -> TrafficPipeline
     slugs = {c.slug for c in config.cameras}
     unknown = sorted(set(section.cameras) - slugs)
     if unknown:
-        raise ConfigError(f"traffic.cameras: {unknown} are not cameras of this site ({', '.join(sorted(slugs))})")
+        raise ConfigError(
+            f"traffic.cameras: {unknown} are not cameras of this site ({', '.join(sorted(slugs))})"
+        )
     detector = build_detector(section.detector, weights_dir=settings.weights_dir)
     return TrafficPipeline(section, detector, timezone=config.site.timezone, weights_dir=settings.weights_dir)

@@ -33,7 +33,9 @@ class ZoneEvent:
 
 
 class ZoneMonitor:
-    def __init__(self, name: str, polygon: list[tuple[float, float]], *, min_frames: int = 2, ttl_s: float = 5.0):
+    def __init__(
+        self, name: str, polygon: list[tuple[float, float]], *, min_frames: int = 2, ttl_s: float = 5.0
+    ):
         pts = np.asarray(polygon, dtype=np.float32)
         if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
             raise InvalidInputError(f"zone {name!r}: expected a polygon of at least 3 (x, y) points")
@@ -55,7 +57,8 @@ class ZoneMonitor:
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         return np.array(
-            [cv2.pointPolygonTest(self.polygon, (float(x), float(y)), False) >= 0 for x, y in points], dtype=bool
+            [cv2.pointPolygonTest(self.polygon, (float(x), float(y)), False) >= 0 for x, y in points],
+            dtype=bool,
         )
 
     def update(self, tracker_ids: np.ndarray, points: np.ndarray, time_s: float) -> list[ZoneEvent]:

@@ -570,7 +570,7 @@ def test_a_wrong_token_is_refused_and_a_dropped_stream_shows_the_banner_then_rec
         page.goto(f"{live.base_url}{pages_fire.CONSOLE_PATH}")
         page.fill("#token-input", "vigie_not-a-real-token")
         page.click("#token-form button[type=submit]")
-        playwright_api.expect(page.locator("#token-error")).to_be_visible()
+        playwright_api.expect(page.locator("#token-error")).to_be_visible(timeout=10000)
         playwright_api.expect(page.locator("#token-dialog")).to_have_attribute("open", "")
 
         # The stream is refused at first (as if the network dropped): the banner says so.
@@ -578,13 +578,15 @@ def test_a_wrong_token_is_refused_and_a_dropped_stream_shows_the_banner_then_rec
         page.fill("#token-input", live.operator_token)
         page.click("#token-form button[type=submit]")
         playwright_api.expect(page.locator("#stream-banner")).to_be_visible(timeout=10000)
-        playwright_api.expect(page.locator("#stream-state")).to_have_attribute("data-state", "down")
+        playwright_api.expect(page.locator("#stream-state")).to_have_attribute(
+            "data-state", "down", timeout=10000
+        )
         # The network is back: the page reconnects by itself and the banner goes.
         page.unroute("**/api/v1/alerts/stream*")
         playwright_api.expect(page.locator("#stream-state")).to_have_attribute(
             "data-state", "live", timeout=20000
         )
-        playwright_api.expect(page.locator("#stream-banner")).to_be_hidden()
+        playwright_api.expect(page.locator("#stream-banner")).to_be_hidden(timeout=10000)
         # The token was kept: a reload goes straight to the console.
         page.reload()
         playwright_api.expect(page.locator("#stream-state")).to_have_attribute(

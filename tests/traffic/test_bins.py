@@ -48,7 +48,7 @@ def test_naive_time_and_bad_bin_are_refused() -> None:
     assert parse_bin("1h") == 60 and parse_bin("15min") == 15
 
 
-def _camera(engine) -> tuple[int, int]:  # noqa: ANN001
+def _camera(engine) -> tuple[int, int]:
     with session_scope(engine) as s:
         site = Site(slug="fecamp", name="Fécamp", kind="traffic")
         s.add(site)
@@ -60,11 +60,13 @@ def _camera(engine) -> tuple[int, int]:  # noqa: ANN001
 
 
 def _bins(site_id: int, camera_id: int) -> CameraBins:
-    return CameraBins(site_id=site_id, camera_id=camera_id, timezone="Europe/Paris", bin_minutes=15, keys=KEYS,
-                      model_name="coco-yolov4-tiny", model_version="0.1.2", max_gap_s=10)  # fmt: skip
+    return CameraBins(
+        site_id=site_id, camera_id=camera_id, timezone="Europe/Paris", bin_minutes=15, keys=KEYS,
+        model_name="coco-yolov4-tiny", model_version="0.1.2", max_gap_s=10,
+    )  # fmt: skip
 
 
-def _apply(engine, writes) -> None:  # noqa: ANN001
+def _apply(engine, writes) -> None:
     with session_scope(engine) as s:
         for w in writes:
             w(s)
@@ -80,7 +82,7 @@ def _run(bins: CameraBins, start: datetime, seconds: int, cars_at: list[int]) ->
     return writes
 
 
-def _stored(engine, camera_id: int) -> dict:  # noqa: ANN001
+def _stored(engine, camera_id: int) -> dict:
     with session_scope(engine) as s:
         rows = s.scalars(select(CountBin).where(CountBin.camera_id == camera_id)).all()
         return {(r.period_start, r.direction, r.class_name): (r.count, r.partial) for r in rows}
@@ -89,7 +91,7 @@ def _stored(engine, camera_id: int) -> dict:  # noqa: ANN001
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
-def test_restart_neither_loses_nor_double_counts(engine) -> None:  # noqa: ANN001
+def test_restart_neither_loses_nor_double_counts(engine) -> None:
     site_id, camera_id = _camera(engine)
     first = _bins(site_id, camera_id)
     writes = _run(first, T0, 300, cars_at=[10, 100, 200]) + first.close()
@@ -106,7 +108,7 @@ def test_restart_neither_loses_nor_double_counts(engine) -> None:  # noqa: ANN00
     assert stored[(T0, "in", "heavy")] == (0, False)  # zero rows tell "nobody" from "not watched"
 
 
-def test_replaying_the_same_video_replaces_its_counts(engine) -> None:  # noqa: ANN001
+def test_replaying_the_same_video_replaces_its_counts(engine) -> None:
     site_id, camera_id = _camera(engine)
     for _ in range(2):
         bins = _bins(site_id, camera_id)
@@ -114,7 +116,7 @@ def test_replaying_the_same_video_replaces_its_counts(engine) -> None:  # noqa: 
     assert _stored(engine, camera_id)[(T0, "out", "car")] == (3, True)
 
 
-def test_stream_dropping_mid_bin_closes_it_partial(engine) -> None:  # noqa: ANN001
+def test_stream_dropping_mid_bin_closes_it_partial(engine) -> None:
     site_id, camera_id = _camera(engine)
     bins = _bins(site_id, camera_id)
     writes = _run(bins, T0, 180, cars_at=[30, 60])

@@ -36,7 +36,9 @@ def tracked(boxes: list[tuple[int, int, list[float], float]]) -> Detections:
     )  # fmt: skip
 
 
-def drive(counter: CameraCounter, tracks: dict[int, list[int]], size: tuple[float, float], n: int = 30) -> list:
+def drive(
+    counter: CameraCounter, tracks: dict[int, list[int]], size: tuple[float, float], n: int = 30
+) -> list:
     """Each track moves up across y=100; `tracks[tid]` gives its class id per frame (cycled)."""
     out = []
     w, h = size
@@ -74,14 +76,16 @@ def test_crossing_waits_for_the_vote_then_is_settled() -> None:
     c = counter(vote_delay_s=1.0)
     settled = []
     for i in range(40):
-        settled += [(i, x) for x in c.update(tracked([(1, 2, [50, 150 - 4 * i, 80, 160 - 4 * i], 0.6)]), i / 10)]
+        settled += [
+            (i, x) for x in c.update(tracked([(1, 2, [50, 150 - 4 * i, 80, 160 - 4 * i], 0.6)]), i / 10)
+        ]
     assert len(settled) == 1
     crossing_time = settled[0][1].time_s
     assert settled[0][0] / 10 >= crossing_time + 1.0 - 1e-9  # settled vote_delay_s after the crossing
 
 
 def test_unknown_class_and_empty_camera_are_config_errors() -> None:
-    with pytest.raises(ValidationError, match="unknown class.*lorry"):
+    with pytest.raises(ValidationError, match=r"unknown class.*lorry"):
         TrafficPipelineConfig(classes=["car", "lorry"], cameras={"quai": CAMERA})
     with pytest.raises(ValidationError, match="at least one line or zone"):
         TrafficCameraConfig()
@@ -143,10 +147,12 @@ def _script(n: int, starts: list[int]) -> dict[int, list[tuple[int, list[float]]
 
 def _frames(start: datetime, first: int, n: int) -> list[Frame]:
     image = np.zeros((240, 320, 3), np.uint8)
-    return [Frame(image, "quai", start + timedelta(seconds=s / 10), sequence=s) for s in range(first, first + n)]
+    return [
+        Frame(image, "quai", start + timedelta(seconds=s / 10), sequence=s) for s in range(first, first + n)
+    ]
 
 
-def test_pipeline_counts_into_bins_and_survives_a_restart(engine) -> None:  # noqa: ANN001
+def test_pipeline_counts_into_bins_and_survives_a_restart(engine) -> None:
     from vigie.pipelines.traffic.bins import stored_counts
     from vigie.pipelines.traffic.pipeline import TrafficPipeline
     from vigie.store.db import session_scope
@@ -185,9 +191,9 @@ def test_pipeline_counts_into_bins_and_survives_a_restart(engine) -> None:  # no
 
 
 def test_count_command_rejects_a_video_without_frames(tmp_path: Path) -> None:
-    from vigie.pipelines.traffic.cli import add_commands
-
     import av
+
+    from vigie.pipelines.traffic.cli import add_commands
 
     empty = tmp_path / "empty.mp4"
     container = av.open(str(empty), "w")  # an mp4 written without a single frame
@@ -199,8 +205,10 @@ def test_count_command_rejects_a_video_without_frames(tmp_path: Path) -> None:
     container.close()
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers())
-    args = parser.parse_args(["count", str(empty), "--line", "0,100,200,100", "--out", str(tmp_path / "c.csv")])
-    with pytest.raises(VigieError, match="no video stream|no frame"):
+    args = parser.parse_args(
+        ["count", str(empty), "--line", "0,100,200,100", "--out", str(tmp_path / "c.csv")]
+    )
+    with pytest.raises(VigieError, match=r"no video stream|no frame"):
         args.func(args)
     args = parser.parse_args(["count", str(empty), "--line", "0,100,0,100", "--out", str(tmp_path / "c.csv")])
     with pytest.raises(InvalidInputError, match="zero length"):

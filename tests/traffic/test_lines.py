@@ -52,7 +52,7 @@ def test_flicker_at_the_line_counts_nothing_and_then_once() -> None:
 
 
 def test_single_frame_excursion_is_not_a_crossing() -> None:
-    path = straight(50, 150, 110, 5) + [(50, 90)] + straight(50, 110, 150, 5)
+    path = [*straight(50, 150, 110, 5), (50, 90), *straight(50, 110, 150, 5)]
     assert run(LineCounter("l", LINE, band_px=3, min_frames=2), {1: path}) == []
 
 
@@ -71,7 +71,7 @@ def test_simultaneous_crossings_all_counted() -> None:
 
 def test_gap_right_at_the_line_is_still_counted() -> None:
     # Seen at y 130..104, missed for 3 frames while crossing, seen again from y 90 on.
-    path: list = straight(50, 130, 104, 5) + [None, None, None] + straight(50, 90, 60, 5)
+    path: list = [*straight(50, 130, 104, 5), None, None, None, *straight(50, 90, 60, 5)]
     crossings = run(LineCounter("l", LINE, ttl_s=2.0), {1: path})
     assert [c.direction for c in crossings] == ["out"]
 

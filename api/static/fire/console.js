@@ -64,7 +64,8 @@ class HttpError extends Error {
 }
 
 async function api(path, { method = "GET", body = undefined } = {}) {
-  const headers = { Authorization: `Bearer ${state.token}` };
+  const token = state.token;
+  const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(`${API}${path}`, {
     method,
@@ -81,7 +82,10 @@ async function api(path, { method = "GET", body = undefined } = {}) {
     } catch {
       // not JSON: keep the status text
     }
-    if (response.status === 401) askForToken("Jeton refusé (401) : collez un jeton valide.");
+    // A 401 for a token already replaced is stale news: only the current token's refusal asks again.
+    if (response.status === 401 && token === state.token) {
+      askForToken("Jeton refusé (401) : collez un jeton valide.");
+    }
     throw new HttpError(response.status, `${response.status} ${detail}`);
   }
   return response.status === 204 ? null : response.json();
@@ -652,19 +656,28 @@ function askForToken(message = "") {
 }
 
 async function start() {
+  // A new token can be given while a start with the previous one is still awaiting: the older one stops.
+  state.generation = (state.generation || 0) + 1;
+  const generation = state.generation;
+  const superseded = () => generation !== state.generation;
   setStreamState("connecting", "connexion…");
   try {
     await loadTileTemplate();
+    if (superseded()) return;
     await refreshCameras();
+    if (superseded()) return;
     await refreshAlerts();
   } catch (error) {
+    if (superseded()) return;
     if (error.status === 401 || error.status === 403) {
       askForToken(error.status === 403 ? "Ce jeton n'a pas le rôle operator." : "Jeton refusé.");
       return;
     }
     setStreamState("down", "erreur");
   }
+  if (superseded()) return;
   refreshDangerLevel();
+  state.reconnectDelay = 1000;
   connectStream();
 }
 

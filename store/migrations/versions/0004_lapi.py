@@ -104,9 +104,8 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
         batch.create_index("ix_plate_reads_car_park_id_read_at", ["car_park_id", "read_at"], unique=False)
-    # Sessions were never written before this revision, so the new NOT NULL column needs no backfill.
     with op.batch_alter_table("parking_sessions") as batch:
-        batch.add_column(sa.Column("car_park_id", sa.Integer(), nullable=False))
+        batch.add_column(sa.Column("car_park_id", sa.Integer(), nullable=True))
         batch.alter_column("plate_hash", existing_type=sa.String(length=64), nullable=True)
         batch.create_foreign_key(
             op.f("fk_parking_sessions_car_park_id_car_parks"),

@@ -1,0 +1,268 @@
+"""A station's shoreline report: a map of shorelines coloured by date over the latest plan image, the
+position time series of a few transects, and the table of change rates (NSM, EPR, LRR with R² and 95 %
+band), as one self-contained HTML page (figures inlined as PNG) and one PDF (matplotlib's PdfPages).
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot global state), so that reports can be drawn
+from API threads. Shoreline positions come from the stored per-transect distances (DSAS conventions, see
+`change.py`); every shoreline is given the same position uncertainty (`position_uncertainty_m`), which
+feeds the NSM/EPR uncertainty.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")  # headless servers; must precede the Figure import's backend use
+import matplotlib.dates as mdates  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from vigie.pipelines.shoreline.change import TransectChange, change_table  # noqa: E402
+
+DEFAULT_POSITION_UNCERTAINTY_M = 5.0  # per shoreline, m: CoastSnap's order of magnitude on sandy beaches
+MAX_SERIES_TRANSECTS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ReportShoreline:
+    id: int
+    photo_id: int
+    taken_at: datetime | None
+    water_level_m: float | None
+    world_xy: np.ndarray  # (N, 2) in the station's EPSG
+    confidence: np.ndarray
+    transect_distances: list[float]  # NaN where the shoreline misses a transect
+    calibration_version: str
+    plan_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StationReportData:
+    slug: str
+    name: str
+    epsg: int
+    origin_xy: tuple[float, ...]
+    plan: dict[str, Any] | None  # world bounds {x_min, x_max, y_min, y_max, resolution_m}
+    transects: np.ndarray  # (T, 4) x0, y0, x1, y1 world, landward first
+    shorelines: list[ReportShoreline]
+    photo_counts: dict[str, int]
+    flagged: list[tuple[int, datetime | None, str]]
+    calibration_version: str | None = None
+
+    @property
+    def dated(self) -> list[ReportShoreline]:
+        return sorted((s for s in self.shorelines if s.taken_at is not None), key=lambda s: s.taken_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    html: Path
+    pdf: Path
+
+
+def compute_changes(data: StationReportData, position_uncertainty_m: float = DEFAULT_POSITION_UNCERTAINTY_M
+                    ) -> list[TransectChange]:
+    dated = data.dated
+    n_t = len(data.transects)
+    if not dated or n_t == 0:
+        return []
+    matrix = np.full((len(dated), n_t), np.nan)
+    for i, s in enumerate(dated):
+        d = np.asarray(s.transect_distances[:n_t], dtype=float)
+        matrix[i, : len(d)] = d
+    return change_table([s.taken_at for s in dated], matrix, [position_uncertainty_m] * len(dated))
+
+
+def _date_colours(shorelines: Sequence[ReportShoreline]) -> tuple[Any, Normalize]:
+    times = [mdates.date2num(s.taken_at) for s in shorelines]
+    norm = Normalize(vmin=min(times), vmax=max(times) if max(times) > min(times) else min(times) + 1)
+    return colormaps["viridis"], norm
+
+
+def map_figure(data: StationReportData) -> Figure:
+    """Shorelines coloured by date over the latest plan image (world coordinates, north up)."""
+    fig = Figure(figsize=(8, 7), layout="constrained")
+    ax = fig.add_subplot()
+    latest_plan = next((s.plan_path for s in reversed(data.dated) if s.plan_path and s.plan_path.is_file()), None)
+    if latest_plan is not None and data.plan:
+        plan = cv2.imread(str(latest_plan), cv2.IMREAD_COLOR)
+        if plan is not None:
+            # Row i of a plan image is y_min + i·res: origin="lower" puts north up.
+            ax.imshow(plan[:, :, ::-1], origin="lower", extent=(data.plan["x_min"], data.plan["x_max"],
+                                                                data.plan["y_min"], data.plan["y_max"]))
+    for x0, y0, x1, y1 in data.transects:
+        ax.plot([x0, x1], [y0, y1], color="white", lw=0.4, alpha=0.6)
+    dated = data.dated
+    if dated:
+        cmap, norm = _date_colours(dated)
+        for s in dated:
+            ax.plot(s.world_xy[:, 0], s.world_xy[:, 1], color=cmap(norm(mdates.date2num(s.taken_at))), lw=1.8)
+        bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8)
+        bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        bar.set_label("date of the photo")
+    else:
+        ax.text(0.5, 0.5, "no dated shoreline yet", transform=ax.transAxes, ha="center")
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"easting (m, EPSG:{data.epsg})")
+    ax.set_ylabel(f"northing (m, EPSG:{data.epsg})")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_title(f"{data.name}: shorelines")
+    return fig
+
+
+def series_transects(changes: Sequence[TransectChange], limit: int = MAX_SERIES_TRANSECTS) -> list[int]:
+    """Up to `limit` transects spread along the beach among those crossed by the most shorelines."""
+    usable = [c.transect for c in changes if c.n_shorelines >= 1]
+    if not usable:
+        return []
+    best = max(c.n_shorelines for c in changes)
+    candidates = [c.transect for c in changes if c.n_shorelines == best] or usable
+    pick = np.unique(np.linspace(0, len(candidates) - 1, min(limit, len(candidates))).round().astype(int))
+    return [candidates[i] for i in pick]
+
+
+def series_figure(data: StationReportData, changes: Sequence[TransectChange]) -> Figure:
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    dated = data.dated
+    by_id = {c.transect: c for c in changes}
+    for k in series_transects(changes):
+        times = [s.taken_at for s in dated if k < len(s.transect_distances) and np.isfinite(s.transect_distances[k])]
+        pos = [s.transect_distances[k] for s in dated if k < len(s.transect_distances)
+               and np.isfinite(s.transect_distances[k])]
+        (line,) = ax.plot(times, pos, "o-", ms=4, label=f"transect {k}")
+        c = by_id.get(k)
+        if c is not None and c.lrr_m_per_yr is not None and len(times) >= 2:
+            # The regression line through the mean position at the mean date.
+            t = np.array([mdates.date2num(x) for x in times])
+            fit = np.mean(pos) + c.lrr_m_per_yr / 365.2425 * (t - t.mean())
+            ax.plot(times, fit, "--", color=line.get_color(), lw=1)
+    if not ax.lines:
+        ax.text(0.5, 0.5, "no transect crossed yet", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("distance from transect origin (m, seaward +)")
+    ax.set_title("shoreline position per transect (dashed: linear regression)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, ncols=2)
+    return fig
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+RATE_HEADERS = ("transect", "n", "NSM (m)", "± (m)", "EPR (m/yr)", "± (m/yr)", "LRR (m/yr)", "R²",
+                "SE (m/yr)", "LRR 95 % band")
+
+
+def rate_rows(changes: Sequence[TransectChange]) -> list[list[str]]:
+    rows = []
+    for c in changes:
+        if c.nsm_m is None:
+            continue
+        band = "–" if c.lrr_ci95_m_per_yr is None else f"{c.lrr_ci95_m_per_yr[0]:.2f} … {c.lrr_ci95_m_per_yr[1]:.2f}"
+        rows.append([str(c.transect), str(c.n_shorelines), _fmt(c.nsm_m), _fmt(c.nsm_uncertainty_m),
+                     _fmt(c.epr_m_per_yr), _fmt(c.epr_uncertainty_m_per_yr), _fmt(c.lrr_m_per_yr),
+                     _fmt(c.lrr_r2), _fmt(c.lrr_se_m_per_yr), band])
+    return rows
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _summary_lines(data: StationReportData, changes: Sequence[TransectChange]) -> list[str]:
+    dated = data.dated
+    lines = [f"Station {data.name} ({data.slug}), coordinates EPSG:{data.epsg}, calibration "
+             f"{data.calibration_version or 'unknown'}.",
+             f"Photos: " + ", ".join(f"{k} {v}" for k, v in data.photo_counts.items() if v) + "." if any(
+                 data.photo_counts.values()) else "Photos: none yet.",
+             f"Shorelines: {len(data.shorelines)} ({len(dated)} dated)"
+             + (f", from {dated[0].taken_at:%Y-%m-%d} to {dated[-1].taken_at:%Y-%m-%d}." if dated else ".")]
+    rated = [c for c in changes if c.epr_m_per_yr is not None]
+    if rated:
+        lines.append(f"Rates on {len(rated)} transects; mean EPR {np.mean([c.epr_m_per_yr for c in rated]):.2f} m/yr "
+                     "(positive: seaward, accretion; negative: erosion).")
+    else:
+        lines.append("Rates need two dated shorelines crossing the same transect: not available yet.")
+    return lines
+
+
+def render_html(data: StationReportData, changes: Sequence[TransectChange] | None = None) -> str:
+    changes = compute_changes(data) if changes is None else changes
+    map_png, series_png = _png(map_figure(data)), _png(series_figure(data, changes))
+    esc = html.escape
+    rows = rate_rows(changes)
+    table = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows)
+    flagged = "".join(f"<li>photo {pid} ({'?' if t is None else f'{t:%Y-%m-%d %H:%M} UTC'}): {esc(reason)}</li>"
+                      for pid, t, reason in data.flagged)
+    summary = "".join(f"<p>{esc(line)}</p>" for line in _summary_lines(data, changes))
+    return f"""<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Trait de côte — {esc(data.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}
+img{{max-width:100%}}table{{border-collapse:collapse;font-size:.85rem}}td,th{{border:1px solid #ccc;padding:.2rem .4rem;
+text-align:right}}</style></head><body>
+<h1>Trait de côte — {esc(data.name)}</h1>
+{summary}
+<h2>Carte des traits de côte</h2><img alt="shorelines map" src="data:image/png;base64,{map_png}">
+<h2>Évolution par transect</h2><img alt="time series" src="data:image/png;base64,{series_png}">
+<h2>Taux d'évolution (DSAS)</h2>
+<p>NSM: net movement, EPR: end point rate (± from {DEFAULT_POSITION_UNCERTAINTY_M:g} m per shoreline), LRR: linear
+regression rate with R², standard error and 95 % band. Positive: seaward (accretion).</p>
+<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in RATE_HEADERS)}</tr></thead><tbody>{table}</tbody></table>
+<h2>Photos écartées</h2><ul>{flagged or '<li>aucune</li>'}</ul>
+</body></html>
+"""
+
+
+def write_pdf(data: StationReportData, path: Path | BinaryIO, changes: Sequence[TransectChange] | None = None
+              ) -> Path | BinaryIO:
+    """The report as a PDF: a cover with the summary, the map, the time series, the rate table."""
+    changes = compute_changes(data) if changes is None else changes
+    with PdfPages(path) as pdf:
+        cover = Figure(figsize=(8.27, 11.69))
+        cover.text(0.08, 0.95, f"Shoreline report — {data.name}", fontsize=16, va="top")
+        for i, line in enumerate(_summary_lines(data, changes)):
+            cover.text(0.08, 0.90 - 0.03 * i, line, fontsize=9, va="top", wrap=True)
+        pdf.savefig(cover)
+        pdf.savefig(map_figure(data))
+        pdf.savefig(series_figure(data, changes))
+        rows = rate_rows(changes) or [["–"] * len(RATE_HEADERS)]
+        per_page = 40
+        for start in range(0, len(rows), per_page):
+            page = Figure(figsize=(11.69, 8.27))
+            ax = page.add_subplot()
+            ax.axis("off")
+            ax.set_title(f"Change rates (rows {start + 1}–{min(start + per_page, len(rows))} of {len(rows)})")
+            table = ax.table(cellText=rows[start:start + per_page], colLabels=RATE_HEADERS, loc="upper center")
+            table.auto_set_font_size(False)
+            table.set_fontsize(7)
+            pdf.savefig(page)
+    return path
+
+
+def write_report(data: StationReportData, out_dir: Path) -> ReportFiles:
+    """`<slug>-report.html` and `<slug>-report.pdf` in `out_dir` (created)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changes = compute_changes(data)
+    html_path = out_dir / f"{data.slug}-report.html"
+    html_path.write_text(render_html(data, changes), encoding="utf-8")
+    pdf_path = write_pdf(data, out_dir / f"{data.slug}-report.pdf", changes)
+    return ReportFiles(html=html_path, pdf=pdf_path)
