@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from vigie import __version__
 from vigie.api import (
+    pages_fire,
     routes_cameras,
     routes_fire,
     routes_lapi,
@@ -113,6 +114,7 @@ def create_app(
     for pipeline_routes in (routes_fire, routes_traffic, routes_lapi, routes_shoreline):
         api.include_router(pipeline_routes.router)
         app.include_router(pipeline_routes.pages)
+    app.include_router(pages_fire.pages)
     app.include_router(api)
     app.include_router(routes_ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -148,12 +149,16 @@ def ingest_alert(
     frame = body.frame_bytes()
     frame_path = None
     if frame is not None:
-        frame_path = f"{FRAMES_FOLDER}/{body.public_id}.jpg"
+        # One file per draft: the merge keeps the most confident draft's frame and box together, so a
+        # later, weaker draft must not overwrite the kept image.
+        frame_path = f"{FRAMES_FOLDER}/{body.public_id}-{uuid.uuid4().hex[:12]}.jpg"
         _write_atomically(settings.data_dir / frame_path, frame)
     alert, created = fire_alerts.upsert_alert(
         session, alert=body.to_draft(frame_path=frame_path), actor=principal.name
     )
     session.commit()
+    if frame_path is not None and alert.frame_path != frame_path:
+        (settings.data_dir / frame_path).unlink(missing_ok=True)  # not adopted by the merge
     out = alert_out(session, alert, data_dir=settings.data_dir)
     if created:
         _notifier(request).notify(alert_payload(out.model_dump(mode="json")))

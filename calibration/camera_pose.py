@@ -90,8 +90,14 @@ class CameraModel:
     def scaled(self, factor: float) -> CameraModel:
         """The same camera for the image resized by `factor` (focal length and principal point scale)."""
         cx, cy = self.principal_point
-        return replace(self, width=max(1, round(self.width * factor)), height=max(1, round(self.height * factor)),
-                       focal_px=self.focal_px * factor, cx=(cx + 0.5) * factor - 0.5, cy=(cy + 0.5) * factor - 0.5)
+        return replace(
+            self,
+            width=max(1, round(self.width * factor)),
+            height=max(1, round(self.height * factor)),
+            focal_px=self.focal_px * factor,
+            cx=(cx + 0.5) * factor - 0.5,
+            cy=(cy + 0.5) * factor - 0.5,
+        )
 
     def project(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World points (N, 3) in the local frame → pixels (N, 2) and a mask of points that land in front of
@@ -106,11 +112,21 @@ class CameraModel:
         if usable.any():
             rvec, _ = cv2.Rodrigues(self.rotation())
             tvec = -self.rotation() @ self.position
-            projected, _ = cv2.projectPoints(pts[usable].reshape(-1, 1, 3), rvec, tvec, self.intrinsic_matrix(),
-                                             np.asarray(self.distortion, dtype=float))
+            projected, _ = cv2.projectPoints(
+                pts[usable].reshape(-1, 1, 3),
+                rvec,
+                tvec,
+                self.intrinsic_matrix(),
+                np.asarray(self.distortion, dtype=float),
+            )
             uv[usable] = projected.reshape(-1, 2)
-        inside = usable & (uv[:, 0] >= -0.5) & (uv[:, 0] <= self.width - 0.5) \
-            & (uv[:, 1] >= -0.5) & (uv[:, 1] <= self.height - 0.5)
+        inside = (
+            usable
+            & (uv[:, 0] >= -0.5)
+            & (uv[:, 0] <= self.width - 0.5)
+            & (uv[:, 1] >= -0.5)
+            & (uv[:, 1] <= self.height - 0.5)
+        )
         return uv, inside
 
     def rays(self, uv: np.ndarray) -> np.ndarray:
@@ -221,19 +237,25 @@ def solve_camera_pose(
     xyz = np.asarray(world_xyz, dtype=float)
     uv = np.asarray(image_uv, dtype=float)
     if xyz.ndim != 2 or xyz.shape[1] != 3:
-        raise InvalidInputError(f"GCP world coordinates: expected an (N, 3) array of x, y, z, got {xyz.shape}")
+        raise InvalidInputError(
+            f"GCP world coordinates: expected an (N, 3) array of x, y, z, got {xyz.shape}"
+        )
     if uv.ndim != 2 or uv.shape[1] != 2 or len(uv) != len(xyz):
-        raise InvalidInputError(f"GCP pixels: expected ({len(xyz)}, 2) u, v values matching the world points, "
-                                f"got {uv.shape}")
+        raise InvalidInputError(
+            f"GCP pixels: expected ({len(xyz)}, 2) u, v values matching the world points, got {uv.shape}"
+        )
     if not (np.isfinite(xyz).all() and np.isfinite(uv).all()):
         raise InvalidInputError("GCP coordinates must be finite numbers")
     unknown = [n for n in fit if n not in FITTABLE]
     if unknown or not fit:
-        raise InvalidInputError(f"camera parameters to fit {list(fit)}: expected a non-empty subset of {FITTABLE}")
+        raise InvalidInputError(
+            f"camera parameters to fit {list(fit)}: expected a non-empty subset of {FITTABLE}"
+        )
     needed = min_gcps(fit)
     if len(xyz) < needed:
         raise InvalidInputError(
-            f"{len(xyz)} GCPs given; fitting {', '.join(fit)} needs at least {needed} GCPs")
+            f"{len(xyz)} GCPs given; fitting {', '.join(fit)} needs at least {needed} GCPs"
+        )
     names = tuple(fit)
     start = _get_params(initial, names)
 
@@ -245,12 +267,35 @@ def solve_camera_pose(
         return np.where(np.isfinite(diff), diff, 1e4)
 
     # Scales make one step of each parameter move pixels comparably (radians vs hundreds of pixels).
-    scale = np.array([1.0 if n in ("x", "y", "z") else 0.01 if n in ("azimuth", "tilt", "roll")
-                      else 50.0 if n == "focal" else 0.01 for n in names])
-    result = least_squares(residuals, start, x_scale=scale, method="lm" if 2 * len(xyz) >= len(names) else "trf",
-                           xtol=1e-12, ftol=1e-12, max_nfev=2000)
+    scale = np.array(
+        [
+            1.0
+            if n in ("x", "y", "z")
+            else 0.01
+            if n in ("azimuth", "tilt", "roll")
+            else 50.0
+            if n == "focal"
+            else 0.01
+            for n in names
+        ]
+    )
+    result = least_squares(
+        residuals,
+        start,
+        x_scale=scale,
+        method="lm" if 2 * len(xyz) >= len(names) else "trf",
+        xtol=1e-12,
+        ftol=1e-12,
+        max_nfev=2000,
+    )
     camera = _with_params(initial, names, result.x)
     res = reprojection_residuals(camera, xyz, uv)
     rms = float(np.sqrt(np.mean(res**2))) if np.isfinite(res).all() else math.inf
-    return PoseSolution(camera=camera, rms_px=rms, residuals_px=res, fitted=names,
-                        converged=bool(result.success), gcp_names=tuple(gcp_names))
+    return PoseSolution(
+        camera=camera,
+        rms_px=rms,
+        residuals_px=res,
+        fitted=names,
+        converged=bool(result.success),
+        gcp_names=tuple(gcp_names),
+    )

@@ -34,10 +34,14 @@ class PlanGrid:
             raise InvalidInputError(f"plan grid resolution {self.resolution_m} m: expected a positive number")
         if not (self.x_max > self.x_min and self.y_max > self.y_min):
             raise InvalidInputError(
-                f"plan grid x [{self.x_min}, {self.x_max}], y [{self.y_min}, {self.y_max}]: expected min < max")
+                f"plan grid x [{self.x_min}, {self.x_max}], y [{self.y_min}, {self.y_max}]: "
+                "expected min < max"
+            )
         if self.shape[0] * self.shape[1] > MAX_GRID_NODES:
-            raise InvalidInputError(f"plan grid of {self.shape[1]}x{self.shape[0]} nodes is too large "
-                                    f"(over {MAX_GRID_NODES}); check the units (metres) and the resolution")
+            raise InvalidInputError(
+                f"plan grid of {self.shape[1]}x{self.shape[0]} nodes is too large "
+                f"(over {MAX_GRID_NODES}); check the units (metres) and the resolution"
+            )
 
     @property
     def x(self) -> np.ndarray:
@@ -50,8 +54,8 @@ class PlanGrid:
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, columns) of the plan image, both ends of each axis included."""
-        rows = int(round((self.y_max - self.y_min) / self.resolution_m)) + 1
-        cols = int(round((self.x_max - self.x_min) / self.resolution_m)) + 1
+        rows = round((self.y_max - self.y_min) / self.resolution_m) + 1
+        cols = round((self.x_max - self.x_min) / self.resolution_m) + 1
         return rows, cols
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
@@ -61,13 +65,16 @@ class PlanGrid:
     def world_to_pixel(self, xy: np.ndarray) -> np.ndarray:
         """Local (x, y) metres (N, 2) → fractional plan-image (column, row)."""
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
-        return np.stack([(pts[:, 0] - self.x_min) / self.resolution_m,
-                         (pts[:, 1] - self.y_min) / self.resolution_m], axis=1)
+        return np.stack(
+            [(pts[:, 0] - self.x_min) / self.resolution_m, (pts[:, 1] - self.y_min) / self.resolution_m],
+            axis=1,
+        )
 
     def pixel_to_world(self, col_row: np.ndarray) -> np.ndarray:
         pts = np.asarray(col_row, dtype=float).reshape(-1, 2)
-        return np.stack([self.x_min + pts[:, 0] * self.resolution_m,
-                         self.y_min + pts[:, 1] * self.resolution_m], axis=1)
+        return np.stack(
+            [self.x_min + pts[:, 0] * self.resolution_m, self.y_min + pts[:, 1] * self.resolution_m], axis=1
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +113,17 @@ def rectify(image: np.ndarray, camera: CameraModel, grid: PlanGrid, z_m: float) 
         raise InvalidInputError("rectify: expected a non-empty image array")
     h, w = image.shape[:2]
     if (w, h) != (camera.width, camera.height):
-        raise InvalidInputError(f"rectify: image is {w}x{h} but the camera was solved for "
-                                f"{camera.width}x{camera.height}; scale the camera with camera.scaled()")
+        raise InvalidInputError(
+            f"rectify: image is {w}x{h} but the camera was solved for "
+            f"{camera.width}x{camera.height}; scale the camera with camera.scaled()"
+        )
     map_u, map_v = plan_sampling_maps(camera, grid, z_m)
     valid = np.isfinite(map_u)
     map_u = np.where(valid, map_u, -1.0).astype(np.float32)
     map_v = np.where(valid, map_v, -1.0).astype(np.float32)
-    plan = cv2.remap(image, map_u, map_v, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=0)
+    plan = cv2.remap(
+        image, map_u, map_v, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     plan[~valid] = 0
     return PlanImage(image=plan, valid=valid, grid=grid, z_m=float(z_m))
 

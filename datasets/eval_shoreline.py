@@ -45,20 +45,31 @@ class Variant:
 def cradle_variant(reference: ReferenceImage, camera: CameraModel, rng: np.random.Generator) -> Variant:
     """The reference photo as the same phone would take it after turning (yaw ±3°, pitch ±2°, roll ±2°)
     and zooming (×0.95–1.25), saved at another resolution, exposure and JPEG quality."""
-    yaw, pitch, roll = np.radians(rng.uniform(-3, 3)), np.radians(rng.uniform(-2, 2)), np.radians(rng.uniform(-2, 2))
+    yaw, pitch, roll = (
+        np.radians(rng.uniform(-3, 3)),
+        np.radians(rng.uniform(-2, 2)),
+        np.radians(rng.uniform(-2, 2)),
+    )
     rot, _ = cv2.Rodrigues(np.array([pitch, yaw, roll]))
     out_w = int(rng.choice([1280, 1600, 1920, 2400]))
     out_h = out_w * 3 // 4
     zoom = rng.uniform(0.95, 1.25)
     k_in = camera.intrinsic_matrix()
-    k_out = np.array([[camera.focal_px * zoom * out_w / camera.width, 0, (out_w - 1) / 2],
-                      [0, camera.focal_px * zoom * out_w / camera.width, (out_h - 1) / 2], [0, 0, 1]])
+    k_out = np.array(
+        [
+            [camera.focal_px * zoom * out_w / camera.width, 0, (out_w - 1) / 2],
+            [0, camera.focal_px * zoom * out_w / camera.width, (out_h - 1) / 2],
+            [0, 0, 1],
+        ]
+    )
     h = k_out @ rot @ np.linalg.inv(k_in)
     img = cv2.warpPerspective(reference.image, h, (out_w, out_h), flags=cv2.INTER_LINEAR)
     gain, gamma = rng.uniform(0.7, 1.3), rng.uniform(0.8, 1.25)
     lut = np.clip(255 * ((np.arange(256) / 255) ** gamma) * gain, 0, 255).astype(np.uint8)
     img = cv2.LUT(img, lut)
-    img = np.clip(img.astype(np.int16) + rng.normal(0, 3, img.shape).astype(np.int16), 0, 255).astype(np.uint8)
+    img = np.clip(img.astype(np.int16) + rng.normal(0, 3, img.shape).astype(np.int16), 0, 255).astype(
+        np.uint8
+    )
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
     assert ok
     return Variant(image=cv2.imdecode(buf, cv2.IMREAD_COLOR), homography=h)
@@ -75,20 +86,41 @@ def eval_camera_pose(data: Path) -> list[dict]:
     globs = _load_mat(data / "reference-shoreline" / "GlobsOutput.mat")
     solved = _load_mat(data / "reference-shoreline" / "UV_computed.mat")
     beta0 = np.asarray(globs["beta0"], float)
-    cases = [("reference-shoreline photo (2048x1536)", globs["xyz"], globs["UV"], globs["globs"].lcp,
-              np.asarray(solved["betas"], float))]
+    cases = [
+        (
+            "reference-shoreline photo (2048x1536)",
+            globs["xyz"],
+            globs["UV"],
+            globs["globs"].lcp,
+            np.asarray(solved["betas"], float),
+        )
+    ]
     for name in sorted(data.glob("*.plan.*.mat")):
         meta = _load_mat(name)["metadata"]
-        cases.append((name.name.split(".manly.")[0], meta.gcps.xyzMeas, meta.gcps.UVpicked, meta.geom.lcp,
-                      np.asarray(meta.geom.betas, float)))
+        cases.append(
+            (
+                name.name.split(".manly.")[0],
+                meta.gcps.xyzMeas,
+                meta.gcps.UVpicked,
+                meta.geom.lcp,
+                np.asarray(meta.geom.betas, float),
+            )
+        )
     for label, xyz, uv, lcp, betas in cases:
         # Start from CoastSnap's generic first guess and a focal 15 % off: we must find both.
         init = CameraModel(int(lcp.NU), int(lcp.NV), float(lcp.fx) * 0.85, *beta0)
         sol = solve_camera_pose(np.asarray(xyz, float), np.asarray(uv, float), init)
-        rows.append({"photo": label, "gcps": len(xyz), "rms_px": round(sol.rms_px, 2),
-                     "max_px": round(sol.max_residual_px, 2),
-                     "focal_px": round(sol.camera.focal_px, 1), "coastsnap_focal_px": float(lcp.fx),
-                     "angle_diff_deg": round(float(np.degrees(np.abs(sol.camera.betas[3:] - betas[3:]).max())), 3)})
+        rows.append(
+            {
+                "photo": label,
+                "gcps": len(xyz),
+                "rms_px": round(sol.rms_px, 2),
+                "max_px": round(sol.max_residual_px, 2),
+                "focal_px": round(sol.camera.focal_px, 1),
+                "coastsnap_focal_px": float(lcp.fx),
+                "angle_diff_deg": round(float(np.degrees(np.abs(sol.camera.betas[3:] - betas[3:]).max())), 3),
+            }
+        )
     return rows
 
 
@@ -102,19 +134,28 @@ def eval_extraction_on_reference_plan(data: Path, transects: Transects) -> dict:
     started = time.perf_counter()
     shoreline = extract_shoreline(plan, transects)
     seconds = time.perf_counter() - started
-    return {**compare_to_mapped(shoreline.chainage_m, shoreline.transect_index, mapped, transects),
-            "seconds": round(seconds, 3)}
+    return {
+        **compare_to_mapped(shoreline.chainage_m, shoreline.transect_index, mapped, transects),
+        "seconds": round(seconds, 3),
+    }
 
 
-def compare_to_mapped(chainage: np.ndarray, index: np.ndarray, mapped_xyz: np.ndarray, transects: Transects) -> dict:
+def compare_to_mapped(
+    chainage: np.ndarray, index: np.ndarray, mapped_xyz: np.ndarray, transects: Transects
+) -> dict:
     ref = transect_chainages(mapped_xyz[:, :2], transects)
     ours = np.full(len(transects), np.nan)
     ours[index] = chainage
     d = ours - ref
     d = d[np.isfinite(d)]
-    return {"transects": len(transects), "compared": int(d.size), "mean_m": round(float(d.mean()), 2),
-            "mean_abs_m": round(float(np.abs(d).mean()), 2), "rms_m": round(float(np.sqrt((d**2).mean())), 2),
-            "p90_abs_m": round(float(np.percentile(np.abs(d), 90)), 2)}
+    return {
+        "transects": len(transects),
+        "compared": int(d.size),
+        "mean_m": round(float(d.mean()), 2),
+        "mean_abs_m": round(float(np.abs(d).mean()), 2),
+        "rms_m": round(float(np.sqrt((d**2).mean())), 2),
+        "p90_abs_m": round(float(np.percentile(np.abs(d), 90)), 2),
+    }
 
 
 def plan_correlation(ours: PlanImage, coastsnap_bgr: np.ndarray) -> float:
@@ -136,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     station = load_manly_station(data)
     out: dict = {"camera_pose": eval_camera_pose(data)}
     for row in out["camera_pose"]:
-        print(f"pose {row['photo']}: {row['gcps']} GCPs, RMS {row['rms_px']} px (max {row['max_px']}), focal "
-              f"{row['focal_px']} vs CoastSnap {row['coastsnap_focal_px']}, angles within {row['angle_diff_deg']}°")
+        print(
+            f"pose {row['photo']}: {row['gcps']} GCPs, RMS {row['rms_px']} px (max {row['max_px']}), focal "
+            f"{row['focal_px']} vs CoastSnap {row['coastsnap_focal_px']}, "
+            f"angles within {row['angle_diff_deg']}°"
+        )
     out["extraction_reference_plan"] = eval_extraction_on_reference_plan(data, station.transects)
     print("extraction on CoastSnap's reference plan vs mapped shoreline:", out["extraction_reference_plan"])
 
@@ -146,14 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     snap = process_photo(ref.image, prepared, SNAP_2022_RECTZ)
     assert snap.plan is not None and snap.shoreline is not None, snap.reason
     coastsnap_plan = np.ascontiguousarray(
-        _load_mat(next(data.glob("1641108002*.plan.*.mat")))["Iplan"][:, :, ::-1])
+        _load_mat(next(data.glob("1641108002*.plan.*.mat")))["Iplan"][:, :, ::-1]
+    )
     out["plan_correlation_2022"] = round(plan_correlation(snap.plan, coastsnap_plan), 3)
     print("plan image of the 2022 snap vs CoastSnap's: correlation", out["plan_correlation_2022"])
     mapped = _load_mat(data / "reference-shoreline" / "Edit_Shoreline_Python.mat")["sl_xyz"]
-    out["snap_2022_vs_mapped_other_date"] = compare_to_mapped(snap.shoreline.chainage_m,
-                                                              snap.shoreline.transect_index, mapped, station.transects)
-    print("2022 snap shoreline vs the mapped shoreline (another date, context only):",
-          out["snap_2022_vs_mapped_other_date"])
+    out["snap_2022_vs_mapped_other_date"] = compare_to_mapped(
+        snap.shoreline.chainage_m, snap.shoreline.transect_index, mapped, station.transects
+    )
+    print(
+        "2022 snap shoreline vs the mapped shoreline (another date, context only):",
+        out["snap_2022_vs_mapped_other_date"],
+    )
 
     rng = np.random.default_rng(args.seed)
     base_chain = np.full(len(station.transects), np.nan)
@@ -175,15 +223,21 @@ def main(argv: list[str] | None = None) -> int:
         d = chain - base_chain
         line_diff.extend(d[np.isfinite(d)].tolist())
     out["registration_positive"] = {
-        "variants": args.variants, "registered_ok": ok, "success_rate": round(ok / max(args.variants, 1), 3),
+        "variants": args.variants,
+        "registered_ok": ok,
+        "success_rate": round(ok / max(args.variants, 1), 3),
         "gcp_carry_error_px_median": round(float(np.median(gcp_err)), 2) if gcp_err else None,
         "gcp_carry_error_px_max": round(float(np.max(gcp_err)), 2) if gcp_err else None,
-        "shoreline_vs_original_rms_m": round(float(np.sqrt(np.mean(np.square(line_diff)))), 2) if line_diff else None,
-        "seconds_per_photo_median": round(float(np.median(seconds)), 2)}
+        "shoreline_vs_original_rms_m": round(float(np.sqrt(np.mean(np.square(line_diff)))), 2)
+        if line_diff
+        else None,
+        "seconds_per_photo_median": round(float(np.median(seconds)), 2),
+    }
     print("registration, cradle variants:", out["registration_positive"])
 
     negatives = sorted((args.shared / "coastal" / "narrabeen-uav-cirn" / "frames").glob("*.jpg")) + sorted(
-        (args.shared / "coastal" / "duck-argus-cirn" / "collectionData").glob("c*/*.jpg"))
+        (args.shared / "coastal" / "duck-argus-cirn" / "collectionData").glob("c*/*.jpg")
+    )
     refs = [prepare_reference(ref)]
     rejected, inliers = 0, []
     for path in tqdm(negatives, desc="other beaches", unit="photo"):
@@ -193,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         inliers.append(reg.n_inliers)
         if reg.ok:
             tqdm.write(f"{path.name}: wrongly registered ({reg.stats()})")
-    out["registration_negative"] = {"photos": len(negatives), "rejected": rejected,
-                                    "rejection_rate": round(rejected / max(len(negatives), 1), 3),
-                                    "max_inliers": int(max(inliers)) if inliers else None}
+    out["registration_negative"] = {
+        "photos": len(negatives),
+        "rejected": rejected,
+        "rejection_rate": round(rejected / max(len(negatives), 1), 3),
+        "max_inliers": int(max(inliers)) if inliers else None,
+    }
     print("registration, other beaches:", out["registration_negative"])
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -27,7 +27,7 @@ WGS84 = 4326
 def _rows(session: Session, station_id: int) -> list[tuple[Shoreline, ShorelinePhoto]]:
     return list(session.execute(
         select(Shoreline, ShorelinePhoto).join(ShorelinePhoto, Shoreline.photo_id == ShorelinePhoto.id)
-        .where(Shoreline.station_id == station_id).order_by(ShorelinePhoto.taken_at, Shoreline.id)).tuples())
+        .where(Shoreline.station_id == station_id).order_by(ShorelinePhoto.taken_at, Shoreline.id)).all())
 
 
 def _coords(shoreline: Shoreline, epsg: int) -> np.ndarray:

@@ -19,13 +19,23 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("shoreline", help="extract the shoreline of citizen photos (CoastSnap station)")
     p.add_argument("photo", type=Path, help="a photo, or a folder of photos (JPEG/PNG)")
-    p.add_argument("--station", type=Path, required=True,
-                   help="station YAML, a folder with station.yaml, or the CoastSnap Manly dataset folder")
-    p.add_argument("--out", type=Path, required=True,
-                   help="GeoJSON file (one photo) or folder (a folder of photos)")
-    p.add_argument("--water-level", type=float, default=None, dest="water_level",
-                   help="water level (tide + setup) in metres, in the station's vertical datum; without it "
-                        "photos are flagged")
+    p.add_argument(
+        "--station",
+        type=Path,
+        required=True,
+        help="station YAML, a folder with station.yaml, or the CoastSnap Manly dataset folder",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="GeoJSON file (one photo) or folder (a folder of photos)"
+    )
+    p.add_argument(
+        "--water-level",
+        type=float,
+        default=None,
+        dest="water_level",
+        help="water level (tide + setup) in metres, in the station's vertical datum; without it "
+        "photos are flagged",
+    )
     p.add_argument("--plan", action="store_true", help="also write each plan image as <out stem>.plan.png")
     p.set_defaults(func=cmd_shoreline)
 
@@ -68,8 +78,10 @@ def cmd_shoreline(args: argparse.Namespace) -> int:
             cv2.imwrite(str(target.with_suffix(".plan.png")), result.plan.north_up())
         if result.status == "ok":
             assert result.shoreline is not None and result.pose is not None
-            line = (f"{photo.name}: ok, {len(result.shoreline)} points, GCP RMS {result.pose.rms_px:.1f} px, "
-                    f"{result.seconds:.1f} s -> {target}")
+            line = (
+                f"{photo.name}: ok, {len(result.shoreline)} points, GCP RMS {result.pose.rms_px:.1f} px, "
+                f"{result.seconds:.1f} s -> {target}"
+            )
         else:
             flagged += 1
             line = f"{photo.name}: flagged: {result.reason} -> {target}"

@@ -77,18 +77,23 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(edges[k + 1])
 
 
-def sample_transects(plan: PlanImage, values: np.ndarray, transects: Transects
-                     ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def sample_transects(
+    plan: PlanImage, values: np.ndarray, transects: Transects
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per transect: chainages (m), bilinear samples of `values` and a validity mask, every grid step."""
     step = plan.grid.resolution_m
     valid_f = plan.valid.astype(np.float32)
     out_s, out_v, out_ok = [], [], []
-    for origin, direction, length in zip(transects.origin, transects.direction, transects.length_m, strict=True):
+    for origin, direction, length in zip(
+        transects.origin, transects.direction, transects.length_m, strict=True
+    ):
         s = np.arange(0.0, max(float(length), 0.0) + 1e-9, step)
         xy = origin + s[:, None] * direction
         cr = plan.grid.world_to_pixel(xy).astype(np.float32)
         mx, my = cr[:, 0].reshape(1, -1), cr[:, 1].reshape(1, -1)
-        sampled = cv2.remap(values, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        sampled = cv2.remap(
+            values, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan
+        )
         seen = cv2.remap(valid_f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         ok = (seen.ravel() > 0.99) & np.isfinite(sampled.ravel())
         out_s.append(s)
@@ -97,8 +102,9 @@ def sample_transects(plan: PlanImage, values: np.ndarray, transects: Transects
     return out_s, out_v, out_ok
 
 
-def _best_crossing(s: np.ndarray, p: np.ndarray, ok: np.ndarray, threshold: float, window_m: float
-                   ) -> tuple[float, float] | None:
+def _best_crossing(
+    s: np.ndarray, p: np.ndarray, ok: np.ndarray, threshold: float, window_m: float
+) -> tuple[float, float] | None:
     """(chainage, contrast) of the sand→water crossing (value falls through the threshold going seaward)
     with the largest mean difference between the `window_m` landward and seaward of it."""
     above = p > threshold
@@ -119,11 +125,12 @@ def _best_crossing(s: np.ndarray, p: np.ndarray, ok: np.ndarray, threshold: floa
 
 def _running_median(values: np.ndarray, window: int) -> np.ndarray:
     half = window // 2
-    return np.array([np.median(values[max(0, i - half): i + half + 1]) for i in range(len(values))])
+    return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(len(values))])
 
 
-def extract_shoreline(plan: PlanImage, transects: Transects, config: ExtractionConfig | None = None
-                      ) -> Shoreline:
+def extract_shoreline(
+    plan: PlanImage, transects: Transects, config: ExtractionConfig | None = None
+) -> Shoreline:
     """The shoreline on `plan` along `transects` (local frame, landward origins); z = the plan's height.
     Raises InvalidInputError when the transects see too little of the plan image to set a threshold."""
     config = config or ExtractionConfig()
@@ -133,8 +140,10 @@ def extract_shoreline(plan: PlanImage, transects: Transects, config: ExtractionC
     s_all, p_all, ok_all = sample_transects(plan, rmb, transects)
     samples = np.concatenate([p[ok] for p, ok in zip(p_all, ok_all, strict=True)])
     if samples.size < 20:
-        raise InvalidInputError("shoreline extraction: the transects cross no part of the rectified photo "
-                                "(wrong camera, water level or station geometry?)")
+        raise InvalidInputError(
+            "shoreline extraction: the transects cross no part of the rectified photo "
+            "(wrong camera, water level or station geometry?)"
+        )
     threshold = otsu_threshold(samples)
     upper, lower = samples[samples > threshold], samples[samples <= threshold]
     separation = float(upper.mean() - lower.mean()) if upper.size and lower.size else 1.0
@@ -149,8 +158,14 @@ def extract_shoreline(plan: PlanImage, transects: Transects, config: ExtractionC
         if confidence >= config.min_confidence:
             found.append((k, crossing[0], confidence))
     if len(found) < config.min_points:
-        return Shoreline(xyz=np.zeros((0, 3)), confidence=np.zeros(0), transect_index=np.zeros(0, int),
-                         chainage_m=np.zeros(0), threshold=threshold, n_rejected=len(found))
+        return Shoreline(
+            xyz=np.zeros((0, 3)),
+            confidence=np.zeros(0),
+            transect_index=np.zeros(0, int),
+            chainage_m=np.zeros(0),
+            threshold=threshold,
+            n_rejected=len(found),
+        )
     index = np.array([f[0] for f in found])
     chain = np.array([f[1] for f in found])
     conf = np.array([f[2] for f in found])
@@ -165,8 +180,14 @@ def extract_shoreline(plan: PlanImage, transects: Transects, config: ExtractionC
         chain = np.convolve(padded, kernel, mode="valid")
     xy = transects.origin[index] + transects.direction[index] * chain[:, None]
     xyz = np.column_stack([xy, np.full(len(xy), plan.z_m)])
-    return Shoreline(xyz=xyz, confidence=conf, transect_index=index, chainage_m=chain, threshold=threshold,
-                     n_rejected=int((~keep).sum()))
+    return Shoreline(
+        xyz=xyz,
+        confidence=conf,
+        transect_index=index,
+        chainage_m=chain,
+        threshold=threshold,
+        n_rejected=int((~keep).sum()),
+    )
 
 
 def transect_chainages(line_xy: np.ndarray, transects: Transects) -> np.ndarray:
@@ -177,7 +198,9 @@ def transect_chainages(line_xy: np.ndarray, transects: Transects) -> np.ndarray:
     if len(line) < 2:
         return out
     a, b = line[:-1], line[1:]
-    for k, (o, d, length) in enumerate(zip(transects.origin, transects.direction, transects.length_m, strict=True)):
+    for k, (o, d, length) in enumerate(
+        zip(transects.origin, transects.direction, transects.length_m, strict=True)
+    ):
         # Solve o + t d = a + u (b - a) for every segment at once.
         e = b - a
         den = d[0] * e[:, 1] - d[1] * e[:, 0]

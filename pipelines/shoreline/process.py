@@ -30,8 +30,15 @@ from vigie.pipelines.shoreline.registration import (
 )
 from vigie.pipelines.shoreline.station import StationGeometry
 
-__all__ = ["PreparedStation", "ProcessConfig", "ShorelineResult", "StationGeometry", "prepare_station",
-           "process_photo", "result_to_geojson"]
+__all__ = [
+    "PreparedStation",
+    "ProcessConfig",
+    "ShorelineResult",
+    "StationGeometry",
+    "prepare_station",
+    "process_photo",
+    "result_to_geojson",
+]
 
 METHOD = "rmb-otsu-transects"
 
@@ -54,8 +61,10 @@ class PreparedStation:
 
 def prepare_station(station: StationGeometry, config: ProcessConfig | None = None) -> PreparedStation:
     config = config or ProcessConfig()
-    return PreparedStation(station=station, references=tuple(
-        prepare_reference(r, config.registration) for r in station.references))
+    return PreparedStation(
+        station=station,
+        references=tuple(prepare_reference(r, config.registration) for r in station.references),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,25 +89,40 @@ class ShorelineResult:
     def summary(self) -> dict[str, Any]:
         """Plain JSON-able facts about the run (no arrays but the shoreline's length)."""
         out: dict[str, Any] = {
-            "status": self.status, "reason": self.reason, "station": self.station, "method": self.method,
-            "water_level_m": self.water_level_m, "seconds": round(self.seconds, 3),
-            "quality": {"width": self.quality.width, "height": self.quality.height,
-                        "mean_luma": round(self.quality.mean_luma, 1),
-                        "laplacian_var": round(self.quality.laplacian_var, 1)},
+            "status": self.status,
+            "reason": self.reason,
+            "station": self.station,
+            "method": self.method,
+            "water_level_m": self.water_level_m,
+            "seconds": round(self.seconds, 3),
+            "quality": {
+                "width": self.quality.width,
+                "height": self.quality.height,
+                "mean_luma": round(self.quality.mean_luma, 1),
+                "laplacian_var": round(self.quality.laplacian_var, 1),
+            },
         }
         if self.registration is not None:
             out["registration"] = self.registration.stats()
         if self.pose is not None:
             cam = self.pose.camera
-            out["camera"] = {"reprojection_rms_px": round(self.pose.rms_px, 2), "gcps": len(self.pose.residuals_px),
-                             "azimuth_deg": round(math.degrees(cam.azimuth_rad), 3),
-                             "tilt_deg": round(math.degrees(cam.tilt_rad), 3),
-                             "roll_deg": round(math.degrees(cam.roll_rad), 3), "hfov_deg": round(cam.hfov_deg, 2)}
+            out["camera"] = {
+                "reprojection_rms_px": round(self.pose.rms_px, 2),
+                "gcps": len(self.pose.residuals_px),
+                "azimuth_deg": round(math.degrees(cam.azimuth_rad), 3),
+                "tilt_deg": round(math.degrees(cam.tilt_rad), 3),
+                "roll_deg": round(math.degrees(cam.roll_rad), 3),
+                "hfov_deg": round(cam.hfov_deg, 2),
+            }
         if self.shoreline is not None:
-            out["shoreline"] = {"points": len(self.shoreline), "threshold_rmb": round(self.shoreline.threshold, 2),
-                                "rejected": self.shoreline.n_rejected,
-                                "mean_confidence": round(float(self.shoreline.confidence.mean()), 3)
-                                if len(self.shoreline) else None}
+            out["shoreline"] = {
+                "points": len(self.shoreline),
+                "threshold_rmb": round(self.shoreline.threshold, 2),
+                "rejected": self.shoreline.n_rejected,
+                "mean_confidence": round(float(self.shoreline.confidence.mean()), 3)
+                if len(self.shoreline)
+                else None,
+            }
         return out
 
 
@@ -106,8 +130,13 @@ def _flag(reason: str, base: ShorelineResult, started: float, **changes: Any) ->
     return replace(base, status="flagged", reason=reason, seconds=time.perf_counter() - started, **changes)
 
 
-def process_photo(image: np.ndarray, station: StationGeometry | PreparedStation, water_level_m: float | None,
-                  *, config: ProcessConfig | None = None) -> ShorelineResult:
+def process_photo(
+    image: np.ndarray,
+    station: StationGeometry | PreparedStation,
+    water_level_m: float | None,
+    *,
+    config: ProcessConfig | None = None,
+) -> ShorelineResult:
     """Extract the shoreline of one BGR photo taken at `station` when the water stood at `water_level_m`
     (metres, the station's vertical datum). Bad photos are returned flagged with a reason, not raised."""
     started = time.perf_counter()
@@ -117,16 +146,24 @@ def process_photo(image: np.ndarray, station: StationGeometry | PreparedStation,
     ref_h, ref_w = geo.references[0].image.shape[:2]
     quality = assess_quality(image, expect_landscape=ref_w >= ref_h)
     level = None if water_level_m is None or not math.isfinite(float(water_level_m)) else float(water_level_m)
-    base = ShorelineResult(status="ok", reason=None, station=geo.name, epsg=geo.epsg, water_level_m=level,
-                           quality=quality)
+    base = ShorelineResult(
+        status="ok", reason=None, station=geo.name, epsg=geo.epsg, water_level_m=level, quality=quality
+    )
     if not quality.ok:
         return _flag("; ".join(quality.reasons), base, started)
     if level is None:
-        return _flag("missing water level: the tide at the photo's time is needed to rectify it "
-                     "(give water_level_m in the station's vertical datum)", base, started)
+        return _flag(
+            "missing water level: the tide at the photo's time is needed to rectify it "
+            "(give water_level_m in the station's vertical datum)",
+            base,
+            started,
+        )
     if level >= geo.camera_guess.z:
-        return _flag(f"water level {level} m is not below the camera ({geo.camera_guess.z} m): wrong datum?",
-                     base, started)
+        return _flag(
+            f"water level {level} m is not below the camera ({geo.camera_guess.z} m): wrong datum?",
+            base,
+            started,
+        )
 
     registration = register_photo(image, prepared.references, config.registration)
     if not registration.ok:
@@ -135,32 +172,66 @@ def process_photo(image: np.ndarray, station: StationGeometry | PreparedStation,
     seen = np.isfinite(registration.gcp_uv).all(axis=1)
     needed = min_gcps(DEFAULT_FIT)
     if seen.sum() < needed:
-        return _flag(f"only {int(seen.sum())} GCPs fall inside the photo after registration; the camera pose "
-                     f"needs {needed}", base, started, registration=registration)
+        return _flag(
+            f"only {int(seen.sum())} GCPs fall inside the photo after registration; the camera pose "
+            f"needs {needed}",
+            base,
+            started,
+            registration=registration,
+        )
 
     h, w = image.shape[:2]
     guess = geo.camera_guess
     # The registration's zoom carries both the change of resolution and the change of zoom of the phone.
-    initial = replace(guess, width=w, height=h, cx=None, cy=None,
-                      focal_px=guess.focal_px * registration.zoom * ref_w / guess.width)
-    pose = solve_camera_pose(geo.gcp_xyz[seen], registration.gcp_uv[seen], initial,
-                             gcp_names=[n for n, s in zip(geo.gcp_names, seen, strict=True) if s])
+    initial = replace(
+        guess,
+        width=w,
+        height=h,
+        cx=None,
+        cy=None,
+        focal_px=guess.focal_px * registration.zoom * ref_w / guess.width,
+    )
+    pose = solve_camera_pose(
+        geo.gcp_xyz[seen],
+        registration.gcp_uv[seen],
+        initial,
+        gcp_names=[n for n, s in zip(geo.gcp_names, seen, strict=True) if s],
+    )
     limit = config.max_rms_fraction_of_diagonal * math.hypot(w, h)
     if not math.isfinite(pose.rms_px) or pose.rms_px > limit:
-        return _flag(f"camera pose RMS {pose.rms_px:.1f} px above {limit:.1f} px: GCPs carried badly",
-                     base, started, registration=registration, pose=pose)
+        return _flag(
+            f"camera pose RMS {pose.rms_px:.1f} px above {limit:.1f} px: GCPs carried badly",
+            base,
+            started,
+            registration=registration,
+            pose=pose,
+        )
 
     plan = rectify(image, pose.camera, geo.plan_grid, level)
     shoreline = extract_shoreline(plan, geo.transects, config.extraction)
     if len(shoreline) < config.extraction.min_points:
-        return _flag(f"no shoreline found: {len(shoreline)} transects gave a sand/water edge", base, started,
-                     registration=registration, pose=pose, plan=plan, shoreline=shoreline)
-    return replace(base, registration=registration, pose=pose, plan=plan, shoreline=shoreline,
-                   seconds=time.perf_counter() - started)
+        return _flag(
+            f"no shoreline found: {len(shoreline)} transects gave a sand/water edge",
+            base,
+            started,
+            registration=registration,
+            pose=pose,
+            plan=plan,
+            shoreline=shoreline,
+        )
+    return replace(
+        base,
+        registration=registration,
+        pose=pose,
+        plan=plan,
+        shoreline=shoreline,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def result_to_geojson(result: ShorelineResult, station: StationGeometry, *, photo: str | None = None
-                      ) -> dict[str, Any]:
+def result_to_geojson(
+    result: ShorelineResult, station: StationGeometry, *, photo: str | None = None
+) -> dict[str, Any]:
     """A GeoJSON FeatureCollection (RFC 7946: WGS84 lon/lat, z = water level) of the shoreline, with the
     run summary, per-point confidence and the projected coordinates in the station's EPSG as properties.
     A flagged result gives a feature with a null geometry and the reason."""
@@ -170,11 +241,17 @@ def result_to_geojson(result: ShorelineResult, station: StationGeometry, *, phot
     if result.status == "ok" and sl is not None and len(sl):
         world = station.local_to_world(sl.xyz[:, :2])
         lon, lat = crs_mod.to_wgs84(world[:, 0], world[:, 1], station.epsg)
-        geometry = {"type": "LineString", "coordinates": [
-            [round(float(a), 8), round(float(b), 8), round(float(z), 3)]
-            for a, b, z in zip(np.atleast_1d(lon), np.atleast_1d(lat), sl.xyz[:, 2], strict=True)]}
+        geometry = {
+            "type": "LineString",
+            "coordinates": [
+                [round(float(a), 8), round(float(b), 8), round(float(z), 3)]
+                for a, b, z in zip(np.atleast_1d(lon), np.atleast_1d(lat), sl.xyz[:, 2], strict=True)
+            ],
+        }
         props["confidence"] = [round(float(c), 3) for c in sl.confidence]
         props["transect_index"] = [int(i) for i in sl.transect_index]
         props["projected_coordinates"] = [[round(float(x), 3), round(float(y), 3)] for x, y in world]
-    return {"type": "FeatureCollection",
-            "features": [{"type": "Feature", "geometry": geometry, "properties": props}]}
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": geometry, "properties": props}],
+    }

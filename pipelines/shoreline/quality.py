@@ -50,13 +50,23 @@ def assess_quality(image: np.ndarray, *, expect_landscape: bool | None = None) -
     lap_var = float(cv2.Laplacian(small, cv2.CV_64F).var())
     reasons = []
     if min(w, h) < MIN_SHORT_SIDE_PX:
-        reasons.append(f"photo too small ({w}x{h}); expected at least {MIN_SHORT_SIDE_PX} px on the short side")
+        reasons.append(
+            f"photo too small ({w}x{h}); expected at least {MIN_SHORT_SIDE_PX} px on the short side"
+        )
     if mean_luma < MIN_MEAN_LUMA:
-        reasons.append(f"photo too dark (mean brightness {mean_luma:.0f}/255, night?); expected at least "
-                       f"{MIN_MEAN_LUMA:.0f}")
+        reasons.append(
+            f"photo too dark (mean brightness {mean_luma:.0f}/255, night?); expected at least "
+            f"{MIN_MEAN_LUMA:.0f}"
+        )
     elif lap_var < MIN_LAPLACIAN_VAR:
-        reasons.append(f"photo blurred (variance of Laplacian {lap_var:.1f}); expected at least {MIN_LAPLACIAN_VAR:.0f}")
+        reasons.append(
+            f"photo blurred (variance of Laplacian {lap_var:.1f}); expected at least {MIN_LAPLACIAN_VAR:.0f}"
+        )
     if expect_landscape is not None and (w >= h) != expect_landscape:
-        reasons.append(f"photo is {'portrait' if h > w else 'landscape'} ({w}x{h}); the station expects "
-                       f"{'landscape' if expect_landscape else 'portrait'} photos from its cradle")
-    return QualityReport(width=w, height=h, mean_luma=mean_luma, laplacian_var=lap_var, reasons=tuple(reasons))
+        reasons.append(
+            f"photo is {'portrait' if h > w else 'landscape'} ({w}x{h}); the station expects "
+            f"{'landscape' if expect_landscape else 'portrait'} photos from its cradle"
+        )
+    return QualityReport(
+        width=w, height=h, mean_luma=mean_luma, laplacian_var=lap_var, reasons=tuple(reasons)
+    )

@@ -60,9 +60,15 @@ class Registration:
     gcp_uv: np.ndarray | None  # (N, 2) GCPs carried into the photo, NaN where not visible
 
     def stats(self) -> dict[str, float | int | str | None]:
-        return {"reference": self.reference_name, "matches": self.n_matches, "inliers": self.n_inliers,
-                "inlier_ratio": round(self.inlier_ratio, 3), "condition": round(self.condition, 1),
-                "zoom": round(self.zoom, 3), "spread": round(self.spread, 3)}
+        return {
+            "reference": self.reference_name,
+            "matches": self.n_matches,
+            "inliers": self.n_inliers,
+            "inlier_ratio": round(self.inlier_ratio, 3),
+            "condition": round(self.condition, 1),
+            "zoom": round(self.zoom, 3),
+            "spread": round(self.spread, 3),
+        }
 
 
 def _analysis_grey(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -79,32 +85,47 @@ def _analysis_grey(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]
 
 def _detect(grey: np.ndarray, mask: np.ndarray | None, max_features: int) -> tuple[np.ndarray, np.ndarray]:
     sift = cv2.SIFT_create(nfeatures=max_features)
-    keypoints, descriptors = sift.detectAndCompute(grey, None if mask is None else mask.astype(np.uint8) * 255)
+    keypoints, descriptors = sift.detectAndCompute(
+        grey, None if mask is None else mask.astype(np.uint8) * 255
+    )
     if descriptors is None:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
     return np.array([k.pt for k in keypoints], np.float32), descriptors
 
 
-def prepare_reference(reference: ReferenceImage, config: RegistrationConfig | None = None) -> ReferenceFeatures:
+def prepare_reference(
+    reference: ReferenceImage, config: RegistrationConfig | None = None
+) -> ReferenceFeatures:
     config = config or RegistrationConfig()
     grey, scale = _analysis_grey(reference.image, config.analysis_max_side_px)
     mask = None
     if reference.stable_mask is not None:
-        mask = cv2.resize(reference.stable_mask.astype(np.uint8), grey.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(
+            reference.stable_mask.astype(np.uint8), grey.shape[::-1], interpolation=cv2.INTER_NEAREST
+        )
     points, descriptors = _detect(grey, mask, config.max_features)
     return ReferenceFeatures(reference=reference, scale=scale, points=points / scale, descriptors=descriptors)
 
 
 def _failed(reason: str, ref: ReferenceFeatures | None, **stats: float) -> Registration:
-    return Registration(ok=False, reason=reason, reference_name=None if ref is None else ref.reference.name,
-                        homography=None, n_matches=int(stats.get("n_matches", 0)),
-                        n_inliers=int(stats.get("n_inliers", 0)), inlier_ratio=float(stats.get("inlier_ratio", 0.0)),
-                        condition=float(stats.get("condition", np.inf)), zoom=float(stats.get("zoom", np.nan)),
-                        spread=float(stats.get("spread", 0.0)), gcp_uv=None)
+    return Registration(
+        ok=False,
+        reason=reason,
+        reference_name=None if ref is None else ref.reference.name,
+        homography=None,
+        n_matches=int(stats.get("n_matches", 0)),
+        n_inliers=int(stats.get("n_inliers", 0)),
+        inlier_ratio=float(stats.get("inlier_ratio", 0.0)),
+        condition=float(stats.get("condition", np.inf)),
+        zoom=float(stats.get("zoom", np.nan)),
+        spread=float(stats.get("spread", 0.0)),
+        gcp_uv=None,
+    )
 
 
-def homography_checks(h: np.ndarray, ref_size: tuple[int, int], config: RegistrationConfig
-                      ) -> tuple[str | None, float, float]:
+def homography_checks(
+    h: np.ndarray, ref_size: tuple[int, int], config: RegistrationConfig
+) -> tuple[str | None, float, float]:
     """(reason or None, condition number, zoom) of a reference → photo homography for a `ref_size` (w, h)
     reference: refuses folds, extreme zooms, strong keystone and ill-conditioned mappings."""
     w, hgt = ref_size
@@ -124,15 +145,23 @@ def homography_checks(h: np.ndarray, ref_size: tuple[int, int], config: Registra
         return f"zoom {zoom:.2f} outside {config.zoom_range} (not the same view)", condition, zoom
     keystone = float(denominators.max() / denominators.min() - 1.0)
     if keystone > config.max_keystone:
-        return f"perspective change {keystone:.2f} above {config.max_keystone} (not the station's cradle)", \
-            condition, zoom
+        return (
+            f"perspective change {keystone:.2f} above {config.max_keystone} (not the station's cradle)",
+            condition,
+            zoom,
+        )
     if condition > config.max_condition:
         return f"ill-conditioned homography (condition {condition:.3g})", condition, zoom
     return None, condition, zoom
 
 
-def register_to_reference(photo: np.ndarray, ref: ReferenceFeatures, config: RegistrationConfig | None = None,
-                          *, photo_features: tuple[np.ndarray, np.ndarray, float] | None = None) -> Registration:
+def register_to_reference(
+    photo: np.ndarray,
+    ref: ReferenceFeatures,
+    config: RegistrationConfig | None = None,
+    *,
+    photo_features: tuple[np.ndarray, np.ndarray, float] | None = None,
+) -> Registration:
     """Register `photo` (BGR) to one prepared reference; see `Registration`."""
     config = config or RegistrationConfig()
     if photo_features is None:
@@ -141,8 +170,9 @@ def register_to_reference(photo: np.ndarray, ref: ReferenceFeatures, config: Reg
         photo_features = (pts / scale, desc, scale)
     pts, desc, scale = photo_features
     if len(ref.points) < config.min_inliers:
-        return _failed(f"reference {ref.reference.name} has only {len(ref.points)} keypoints on its stable mask",
-                       ref)
+        return _failed(
+            f"reference {ref.reference.name} has only {len(ref.points)} keypoints on its stable mask", ref
+        )
     if len(pts) < config.min_inliers:
         return _failed(f"photo has only {len(pts)} keypoints (featureless, fog or lens covered?)", ref)
     matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -150,13 +180,18 @@ def register_to_reference(photo: np.ndarray, ref: ReferenceFeatures, config: Reg
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < config.ratio * p[1].distance]
     n_matches = len(good)
     if n_matches < config.min_inliers:
-        return _failed(f"only {n_matches} keypoint matches with reference {ref.reference.name} "
-                       f"(expected {config.min_inliers}+): another place or framing?", ref, n_matches=n_matches)
+        return _failed(
+            f"only {n_matches} keypoint matches with reference {ref.reference.name} "
+            f"(expected {config.min_inliers}+): another place or framing?",
+            ref,
+            n_matches=n_matches,
+        )
     src = ref.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
     dst = pts[[m.trainIdx for m in good]].reshape(-1, 1, 2)
     # Threshold in full-resolution photo pixels: the analysis threshold scaled back up.
-    h, inlier_mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, config.ransac_threshold_px / scale,
-                                        maxIters=5000, confidence=0.999)
+    h, inlier_mask = cv2.findHomography(
+        src, dst, cv2.USAC_MAGSAC, config.ransac_threshold_px / scale, maxIters=5000, confidence=0.999
+    )
     if h is None or inlier_mask is None:
         return _failed("no homography fits the matches (another place?)", ref, n_matches=n_matches)
     inliers = inlier_mask.ravel().astype(bool)
@@ -167,18 +202,28 @@ def register_to_reference(photo: np.ndarray, ref: ReferenceFeatures, config: Reg
     spread = float(cv2.contourArea(hull) / (ref_w * ref_h)) if hull is not None else 0.0
     stats = {"n_matches": n_matches, "n_inliers": n_inliers, "inlier_ratio": ratio, "spread": spread}
     if n_inliers < config.min_inliers:
-        return _failed(f"only {n_inliers} inlier matches (expected {config.min_inliers}+): another place or "
-                       "framing?", ref, **stats)
+        return _failed(
+            f"only {n_inliers} inlier matches (expected {config.min_inliers}+): another place or framing?",
+            ref,
+            **stats,
+        )
     if ratio < config.min_inlier_ratio:
-        return _failed(f"inlier ratio {ratio:.2f} below {config.min_inlier_ratio} (repetitive or foreign scene)",
-                       ref, **stats)
+        return _failed(
+            f"inlier ratio {ratio:.2f} below {config.min_inlier_ratio} (repetitive or foreign scene)",
+            ref,
+            **stats,
+        )
     reason, condition, zoom = homography_checks(h, (ref_w, ref_h), config)
     stats.update(condition=condition, zoom=zoom)
     if reason is not None:
         return _failed(reason, ref, **stats)
     if spread < config.min_spread:
-        return _failed(f"inliers cover {spread:.0%} of the frame (expected {config.min_spread:.0%}+): the "
-                       "homography is not constrained across the image", ref, **stats)
+        return _failed(
+            f"inliers cover {spread:.0%} of the frame (expected {config.min_spread:.0%}+): the "
+            "homography is not constrained across the image",
+            ref,
+            **stats,
+        )
     gcp = ref.reference.gcp_uv
     carried = np.full_like(gcp, np.nan)
     seen = np.isfinite(gcp).all(axis=1)
@@ -187,13 +232,24 @@ def register_to_reference(photo: np.ndarray, ref: ReferenceFeatures, config: Reg
     ph, pw = photo.shape[:2]
     outside = (carried[:, 0] < 0) | (carried[:, 0] > pw - 1) | (carried[:, 1] < 0) | (carried[:, 1] > ph - 1)
     carried[outside] = np.nan
-    return Registration(ok=True, reason=None, reference_name=ref.reference.name, homography=h,
-                        n_matches=n_matches, n_inliers=n_inliers, inlier_ratio=ratio, condition=condition,
-                        zoom=zoom, spread=spread, gcp_uv=carried)
+    return Registration(
+        ok=True,
+        reason=None,
+        reference_name=ref.reference.name,
+        homography=h,
+        n_matches=n_matches,
+        n_inliers=n_inliers,
+        inlier_ratio=ratio,
+        condition=condition,
+        zoom=zoom,
+        spread=spread,
+        gcp_uv=carried,
+    )
 
 
-def register_photo(photo: np.ndarray, references: Sequence[ReferenceFeatures],
-                   config: RegistrationConfig | None = None) -> Registration:
+def register_photo(
+    photo: np.ndarray, references: Sequence[ReferenceFeatures], config: RegistrationConfig | None = None
+) -> Registration:
     """Register `photo` to the best of the station's references (most inliers among the accepted ones)."""
     if not references:
         raise InvalidInputError("registration: the station has no reference image")

@@ -48,10 +48,13 @@ class Transects:
     def from_endpoints(cls, start_xy: np.ndarray, end_xy: np.ndarray) -> Transects:
         start, end = np.asarray(start_xy, float).reshape(-1, 2), np.asarray(end_xy, float).reshape(-1, 2)
         if start.shape != end.shape or len(start) == 0:
-            raise InvalidInputError(f"transects: expected matching (N, 2) start and end points, got "
-                                    f"{start.shape} and {end.shape}")
+            raise InvalidInputError(
+                f"transects: expected matching (N, 2) start and end points, got {start.shape} and {end.shape}"
+            )
         d = end - start
-        return cls(origin=start, azimuth_rad=np.arctan2(d[:, 0], d[:, 1]), length_m=np.hypot(d[:, 0], d[:, 1]))
+        return cls(
+            origin=start, azimuth_rad=np.arctan2(d[:, 0], d[:, 1]), length_m=np.hypot(d[:, 0], d[:, 1])
+        )
 
     def __len__(self) -> int:
         return len(self.origin)
@@ -77,8 +80,10 @@ class ReferenceImage:
     def __post_init__(self) -> None:
         h, w = self.image.shape[:2]
         if self.stable_mask is not None and self.stable_mask.shape != (h, w):
-            raise InvalidInputError(f"reference {self.name}: stable mask is {self.stable_mask.shape[::-1]}, "
-                                    f"image is {w}x{h}; expected the same size")
+            raise InvalidInputError(
+                f"reference {self.name}: stable mask is {self.stable_mask.shape[::-1]}, "
+                f"image is {w}x{h}; expected the same size"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +102,21 @@ class StationGeometry:
     def __post_init__(self) -> None:
         xyz = np.asarray(self.gcp_xyz, dtype=float)
         if xyz.ndim != 2 or xyz.shape[1] != 3 or len(xyz) != len(self.gcp_names):
-            raise InvalidInputError(f"station {self.name}: expected one (x, y, z) per GCP name, got {xyz.shape} "
-                                    f"for {len(self.gcp_names)} names")
+            raise InvalidInputError(
+                f"station {self.name}: expected one (x, y, z) per GCP name, got {xyz.shape} "
+                f"for {len(self.gcp_names)} names"
+            )
         if not self.references:
             raise InvalidInputError(f"station {self.name}: at least one reference image is required")
         for ref in self.references:
             if ref.gcp_uv.shape != (len(xyz), 2):
-                raise InvalidInputError(f"station {self.name}, reference {ref.name}: expected {len(xyz)} GCP "
-                                        f"pixels, got {ref.gcp_uv.shape}")
-        check_station_crs(self.epsg, self.local_to_world(xyz[:, :2]), self.location_lonlat, what=f"station "
-                          f"{self.name} GCPs")
+                raise InvalidInputError(
+                    f"station {self.name}, reference {ref.name}: expected {len(xyz)} GCP "
+                    f"pixels, got {ref.gcp_uv.shape}"
+                )
+        check_station_crs(
+            self.epsg, self.local_to_world(xyz[:, :2]), self.location_lonlat, what=f"station {self.name} GCPs"
+        )
 
     def local_to_world(self, xy: np.ndarray) -> np.ndarray:
         return np.asarray(xy, dtype=float).reshape(-1, 2) + np.asarray(self.origin_xy, dtype=float)
@@ -115,8 +125,9 @@ class StationGeometry:
         return np.asarray(xy, dtype=float).reshape(-1, 2) - np.asarray(self.origin_xy, dtype=float)
 
 
-def check_station_crs(epsg: int, world_xy: np.ndarray, location_lonlat: tuple[float, float] | None,
-                      *, what: str = "GCPs") -> None:
+def check_station_crs(
+    epsg: int, world_xy: np.ndarray, location_lonlat: tuple[float, float] | None, *, what: str = "GCPs"
+) -> None:
     """Refuse world coordinates that cannot be in `epsg`: not a metric CRS, outside its area of use, or
     (given the station's lon/lat) far from the station."""
     crs_mod.require_projected(epsg)
@@ -133,7 +144,8 @@ def check_station_crs(epsg: int, world_xy: np.ndarray, location_lonlat: tuple[fl
         i = int(np.argmax(far))
         raise InvalidInputError(
             f"{what}: point {i} read as EPSG:{epsg} lies at ({float(lon[i]):.4f}, {float(lat[i]):.4f}), "
-            f"{far[i] / 1000:.0f} km from the station location {tuple(location_lonlat)}; wrong CRS or origin?")
+            f"{far[i] / 1000:.0f} km from the station location {tuple(location_lonlat)}; wrong CRS or origin?"
+        )
 
 
 # --- loading ---
@@ -163,13 +175,20 @@ def camera_from_mapping(values: dict, *, width: int, height: int, where: str) ->
     try:
         hfov = float(values["hfov_deg"])
         return CameraModel(
-            width=int(values.get("width", width)), height=int(values.get("height", height)),
+            width=int(values.get("width", width)),
+            height=int(values.get("height", height)),
             focal_px=(int(values.get("width", width)) / 2) / math.tan(math.radians(hfov) / 2),
-            x=float(values["x"]), y=float(values["y"]), z=float(values["z"]),
-            azimuth_rad=math.radians(float(values["azimuth_deg"])), tilt_rad=math.radians(float(values["tilt_deg"])),
-            roll_rad=math.radians(float(values.get("roll_deg", 0.0))))
+            x=float(values["x"]),
+            y=float(values["y"]),
+            z=float(values["z"]),
+            azimuth_rad=math.radians(float(values["azimuth_deg"])),
+            tilt_rad=math.radians(float(values["tilt_deg"])),
+            roll_rad=math.radians(float(values.get("roll_deg", 0.0))),
+        )
     except KeyError as exc:
-        raise ConfigError(f"{where}: camera needs {exc.args[0]!r} (x, y, z, azimuth_deg, tilt_deg, hfov_deg)") from exc
+        raise ConfigError(
+            f"{where}: camera needs {exc.args[0]!r} (x, y, z, azimuth_deg, tilt_deg, hfov_deg)"
+        ) from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: camera values must be numbers ({exc})") from exc
 
@@ -198,14 +217,20 @@ def load_station_yaml(path: Path, *, data_dir: Path | None = None) -> StationGeo
     names = tuple(str(g["name"]) for g in gcps)
     xyz = np.array([[g["x"], g["y"], g["z"]] for g in gcps], dtype=float)
     plan = _require(doc, "plan", where)
-    grid = PlanGrid(float(plan["x"][0]), float(plan["x"][1]), float(plan["y"][0]), float(plan["y"][1]),
-                    float(plan["resolution_m"]))
+    grid = PlanGrid(
+        float(plan["x"][0]),
+        float(plan["x"][1]),
+        float(plan["y"][0]),
+        float(plan["y"][1]),
+        float(plan["resolution_m"]),
+    )
     t = _require(doc, "transects", where)
     if isinstance(t, str):
         transects = load_transects_csv(base / t)
     else:
-        transects = Transects.from_endpoints(np.array([[r["x0"], r["y0"]] for r in t], float),
-                                             np.array([[r["x1"], r["y1"]] for r in t], float))
+        transects = Transects.from_endpoints(
+            np.array([[r["x0"], r["y0"]] for r in t], float), np.array([[r["x1"], r["y1"]] for r in t], float)
+        )
     refs = []
     for i, r in enumerate(_require(doc, "references", where)):
         image = read_image(base / r["image"])
@@ -213,22 +238,33 @@ def load_station_yaml(path: Path, *, data_dir: Path | None = None) -> StationGeo
         if "gcp_uv" in r:
             uv = np.array(r["gcp_uv"], dtype=float)
         elif "camera" in r:
-            uv, seen = camera_from_mapping(r["camera"], width=w, height=h, where=f"{where} references[{i}]"
-                                           ).project(xyz)
+            uv, seen = camera_from_mapping(
+                r["camera"], width=w, height=h, where=f"{where} references[{i}]"
+            ).project(xyz)
             uv[~seen] = np.nan
         else:
             raise ConfigError(f"{where} references[{i}]: give gcp_uv (pixels of each GCP) or a solved camera")
         mask = read_mask(base / r["mask"], (w, h)) if r.get("mask") else None
-        refs.append(ReferenceImage(name=str(r.get("name", Path(r["image"]).stem)), image=image, gcp_uv=uv,
-                                   stable_mask=mask))
+        refs.append(
+            ReferenceImage(
+                name=str(r.get("name", Path(r["image"]).stem)), image=image, gcp_uv=uv, stable_mask=mask
+            )
+        )
     h0, w0 = refs[0].image.shape[:2] if refs else (0, 0)
     camera = camera_from_mapping(_require(doc, "camera", where), width=w0, height=h0, where=where)
     loc = doc.get("location_lonlat")
     return StationGeometry(
-        name=str(_require(doc, "name", where)), epsg=int(_require(doc, "epsg", where)),
+        name=str(_require(doc, "name", where)),
+        epsg=int(_require(doc, "epsg", where)),
         origin_xy=tuple(float(v) for v in _require(doc, "origin", where)),  # type: ignore[arg-type]
-        gcp_names=names, gcp_xyz=xyz, references=tuple(refs), transects=transects, camera_guess=camera,
-        plan_grid=grid, location_lonlat=None if loc is None else (float(loc[0]), float(loc[1])))
+        gcp_names=names,
+        gcp_xyz=xyz,
+        references=tuple(refs),
+        transects=transects,
+        camera_guess=camera,
+        plan_grid=grid,
+        location_lonlat=None if loc is None else (float(loc[0]), float(loc[1])),
+    )
 
 
 def load_transects_csv(path: Path) -> Transects:
@@ -257,8 +293,11 @@ def load_manly_station(data_dir: Path) -> StationGeometry:
     if not globs.is_file():
         raise NotFoundError(f"{data_dir} is not the CoastSnap Manly folder: {globs.name} is missing")
     xyz = np.asarray(loadmat(globs, squeeze_me=True)["xyz"], dtype=float)
-    mapped = loadmat(data_dir / "reference-shoreline" / "MapShorelinePython.mat", squeeze_me=True,
-                     variable_names=["transectsX", "transectsY"])
+    mapped = loadmat(
+        data_dir / "reference-shoreline" / "MapShorelinePython.mat",
+        squeeze_me=True,
+        variable_names=["transectsX", "transectsY"],
+    )
     tx, ty = mapped["transectsX"], mapped["transectsY"]
     transects = Transects.from_endpoints(np.stack([tx[0], ty[0]], 1), np.stack([tx[1], ty[1]], 1))
     doc = yaml.safe_load(MANLY_YAML.read_text())
@@ -277,20 +316,32 @@ def load_manly_station(data_dir: Path) -> StationGeometry:
     h0, w0 = refs[0].image.shape[:2]
     plan = doc["plan"]
     return StationGeometry(
-        name=doc["name"], epsg=int(doc["epsg"]), origin_xy=(float(doc["origin"][0]), float(doc["origin"][1])),
-        gcp_names=tuple(f"gcp{i + 1}" for i in range(len(xyz))), gcp_xyz=xyz, references=tuple(refs),
-        transects=transects, camera_guess=camera_from_mapping(doc["camera"], width=w0, height=h0,
-                                                              where=str(MANLY_YAML)),
+        name=doc["name"],
+        epsg=int(doc["epsg"]),
+        origin_xy=(float(doc["origin"][0]), float(doc["origin"][1])),
+        gcp_names=tuple(f"gcp{i + 1}" for i in range(len(xyz))),
+        gcp_xyz=xyz,
+        references=tuple(refs),
+        transects=transects,
+        camera_guess=camera_from_mapping(doc["camera"], width=w0, height=h0, where=str(MANLY_YAML)),
         plan_grid=PlanGrid(plan["x"][0], plan["x"][1], plan["y"][0], plan["y"][1], plan["resolution_m"]),
-        location_lonlat=tuple(doc["location_lonlat"]))  # type: ignore[arg-type]
+        location_lonlat=tuple(doc["location_lonlat"]),
+    )  # type: ignore[arg-type]
 
 
 def warp_mask_between_cameras(mask: np.ndarray, source: CameraModel, target: CameraModel) -> np.ndarray:
     """A mask drawn on a photo from `source` moved into `target`'s image, for two cameras at the same place
     (a pure rotation and zoom: H = K_t R_t R_s^T K_s^-1)."""
     src = source.scaled(mask.shape[1] / source.width) if mask.shape[1] != source.width else source
-    h = target.intrinsic_matrix() @ target.rotation() @ src.rotation().T @ np.linalg.inv(src.intrinsic_matrix())
-    warped = cv2.warpPerspective(mask.astype(np.uint8), h, (target.width, target.height), flags=cv2.INTER_NEAREST)
+    h = (
+        target.intrinsic_matrix()
+        @ target.rotation()
+        @ src.rotation().T
+        @ np.linalg.inv(src.intrinsic_matrix())
+    )
+    warped = cv2.warpPerspective(
+        mask.astype(np.uint8), h, (target.width, target.height), flags=cv2.INTER_NEAREST
+    )
     return warped > 0
 
 
@@ -302,7 +353,9 @@ def load_station(path: Path) -> StationGeometry:
             return load_station_yaml(path / "station.yaml")
         if (path / "reference-shoreline" / "GlobsOutput.mat").is_file():
             return load_manly_station(path)
-        raise NotFoundError(f"station folder {path} has no station.yaml (and is not a CoastSnap Manly folder)")
+        raise NotFoundError(
+            f"station folder {path} has no station.yaml (and is not a CoastSnap Manly folder)"
+        )
     if path.suffix.lower() in (".yaml", ".yml"):
         return load_station_yaml(path)
     raise InvalidInputError(f"station {path}: expected a YAML file or a folder holding station.yaml")
@@ -311,5 +364,7 @@ def load_station(path: Path) -> StationGeometry:
 def gcp_table(station: StationGeometry) -> Sequence[tuple[str, float, float, float]]:
     """(name, easting, northing, z) of each GCP in the station's EPSG, for reports."""
     world = station.local_to_world(station.gcp_xyz[:, :2])
-    return [(n, float(e), float(no), float(z)) for n, (e, no), z in zip(station.gcp_names, world,
-                                                                          station.gcp_xyz[:, 2], strict=True)]
+    return [
+        (n, float(e), float(no), float(z))
+        for n, (e, no), z in zip(station.gcp_names, world, station.gcp_xyz[:, 2], strict=True)
+    ]

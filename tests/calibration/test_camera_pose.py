@@ -10,8 +10,17 @@ import pytest
 from vigie.calibration.camera_pose import CameraModel, min_gcps, reprojection_residuals, solve_camera_pose
 from vigie.errors import InvalidInputError
 
-TRUE = CameraModel(width=1920, height=1440, focal_px=1500.0, x=0.0, y=0.0, z=17.3,
-                   azimuth_rad=math.radians(-27.0), tilt_rad=math.radians(75.0), roll_rad=math.radians(0.4))
+TRUE = CameraModel(
+    width=1920,
+    height=1440,
+    focal_px=1500.0,
+    x=0.0,
+    y=0.0,
+    z=17.3,
+    azimuth_rad=math.radians(-27.0),
+    tilt_rad=math.radians(75.0),
+    roll_rad=math.radians(0.4),
+)
 
 
 def _synthetic_gcps(camera: CameraModel, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -25,14 +34,29 @@ def _synthetic_gcps(camera: CameraModel, n: int, seed: int = 1) -> tuple[np.ndar
     return xyz, uv
 
 
-@pytest.mark.parametrize("fit", [("azimuth", "tilt", "roll"), ("azimuth", "tilt", "roll", "focal"),
-                                 ("x", "y", "z", "azimuth", "tilt", "roll", "focal")])
+@pytest.mark.parametrize(
+    "fit",
+    [
+        ("azimuth", "tilt", "roll"),
+        ("azimuth", "tilt", "roll", "focal"),
+        ("x", "y", "z", "azimuth", "tilt", "roll", "focal"),
+    ],
+)
 def test_recovers_a_known_camera(fit: tuple[str, ...]) -> None:
     xyz, uv = _synthetic_gcps(TRUE, 8)
     start = CameraModel(1920, 1440, 1200.0, 1.5, -1.0, 16.0, math.radians(-20), math.radians(70), 0.0)
     if "x" not in fit:
-        start = CameraModel(1920, 1440, 1500.0 if "focal" not in fit else 1200.0, 0.0, 0.0, 17.3,
-                            math.radians(-20), math.radians(70), 0.0)
+        start = CameraModel(
+            1920,
+            1440,
+            1500.0 if "focal" not in fit else 1200.0,
+            0.0,
+            0.0,
+            17.3,
+            math.radians(-20),
+            math.radians(70),
+            0.0,
+        )
     sol = solve_camera_pose(xyz, uv, start, fit=fit)
     assert sol.rms_px < 1e-3
     assert sol.camera.focal_px == pytest.approx(1500.0, rel=1e-4)
@@ -42,8 +66,18 @@ def test_recovers_a_known_camera(fit: tuple[str, ...]) -> None:
 
 
 def test_recovers_radial_distortion() -> None:
-    truth = CameraModel(1920, 1440, 1500.0, 0, 0, 17.3, TRUE.azimuth_rad, TRUE.tilt_rad, TRUE.roll_rad,
-                        distortion=(-0.12, 0.0, 0.0, 0.0, 0.0))
+    truth = CameraModel(
+        1920,
+        1440,
+        1500.0,
+        0,
+        0,
+        17.3,
+        TRUE.azimuth_rad,
+        TRUE.tilt_rad,
+        TRUE.roll_rad,
+        distortion=(-0.12, 0.0, 0.0, 0.0, 0.0),
+    )
     xyz, uv = _synthetic_gcps(truth, 12, seed=3)
     sol = solve_camera_pose(xyz, uv, TRUE, fit=("azimuth", "tilt", "roll", "focal", "k1"))
     assert sol.rms_px < 1e-2
@@ -69,7 +103,7 @@ def test_refuses_mismatched_or_bad_arrays() -> None:
     xyz, uv = _synthetic_gcps(TRUE, 5)
     with pytest.raises(InvalidInputError, match="matching"):
         solve_camera_pose(xyz, uv[:4], TRUE)
-    with pytest.raises(InvalidInputError, match="unknown|subset"):
+    with pytest.raises(InvalidInputError, match=r"expected a non-empty subset"):
         solve_camera_pose(xyz, uv, TRUE, fit=("yaw",))
     bad = uv.copy()
     bad[0, 0] = np.nan
@@ -79,7 +113,7 @@ def test_refuses_mismatched_or_bad_arrays() -> None:
 
 def test_points_behind_the_camera_are_not_visible() -> None:
     behind = np.array([[0.0, -100.0, 0.0]])  # the camera looks north-north-west
-    uv, seen = TRUE.project(behind)
+    _, seen = TRUE.project(behind)
     assert not seen[0]
 
 
@@ -93,7 +127,9 @@ def test_manly_coastsnap_gcps_fit_within_a_few_pixels(shared_datasets) -> None:
     from scipy.io import loadmat
 
     folder = shared_datasets / "coastal" / "manly-coastsnap"
-    globs = loadmat(folder / "reference-shoreline" / "GlobsOutput.mat", squeeze_me=True, struct_as_record=False)
+    globs = loadmat(
+        folder / "reference-shoreline" / "GlobsOutput.mat", squeeze_me=True, struct_as_record=False
+    )
     solved = loadmat(folder / "reference-shoreline" / "UV_computed.mat", squeeze_me=True)
     lcp = globs["globs"].lcp
     start = CameraModel(int(lcp.NU), int(lcp.NV), 0.85 * float(lcp.fx), *np.asarray(globs["beta0"], float))
@@ -102,6 +138,7 @@ def test_manly_coastsnap_gcps_fit_within_a_few_pixels(shared_datasets) -> None:
     assert sol.camera.focal_px == pytest.approx(float(lcp.fx), rel=0.01)
     assert np.allclose(sol.camera.betas[3:], solved["betas"][3:], atol=math.radians(0.1))
     # CoastSnap's own solution projects the GCPs where CoastSnap says (our angle convention matches theirs).
-    theirs = CameraModel(int(lcp.NU), int(lcp.NV), float(lcp.fx), *solved["betas"], cx=float(lcp.c0U),
-                         cy=float(lcp.c0V))
+    theirs = CameraModel(
+        int(lcp.NU), int(lcp.NV), float(lcp.fx), *solved["betas"], cx=float(lcp.c0U), cy=float(lcp.c0V)
+    )
     assert np.abs(theirs.project(globs["xyz"])[0] - solved["UV_computed"]).max() < 3.0

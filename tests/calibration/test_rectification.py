@@ -11,8 +11,18 @@ from vigie.calibration.camera_pose import CameraModel
 from vigie.calibration.rectification import PlanGrid, image_to_world, rectify, world_to_image
 from vigie.errors import InvalidInputError
 
-CAMERA = CameraModel(640, 480, 520.0, 0.0, 0.0, 15.0, math.radians(10), math.radians(72), math.radians(-1),
-                     distortion=(-0.05, 0.0, 0.0, 0.0, 0.0))
+CAMERA = CameraModel(
+    640,
+    480,
+    520.0,
+    0.0,
+    0.0,
+    15.0,
+    math.radians(10),
+    math.radians(72),
+    math.radians(-1),
+    distortion=(-0.05, 0.0, 0.0, 0.0, 0.0),
+)
 
 
 def test_pixel_to_plane_round_trip() -> None:
@@ -44,7 +54,12 @@ def test_rectified_checkerboard_lands_where_it_was_painted() -> None:
     expected = ((np.floor(gx / 10) + np.floor(gy / 10)) % 2) * 200 + 30
     # Away from cell edges and from the far field (where one photo pixel spans several cells), every seen
     # node has its cell's colour.
-    interior = plan.valid & (np.hypot(gx, gy) < 90) & (np.abs(gx / 10 - np.round(gx / 10)) > 0.1) & (np.abs(gy / 10 - np.round(gy / 10)) > 0.1)
+    interior = (
+        plan.valid
+        & (np.hypot(gx, gy) < 90)
+        & (np.abs(gx / 10 - np.round(gx / 10)) > 0.1)
+        & (np.abs(gy / 10 - np.round(gy / 10)) > 0.1)
+    )
     assert interior.sum() > 1000
     agree = np.abs(plan.image[..., 0][interior].astype(int) - expected[interior]) < 40
     assert agree.mean() > 0.98
@@ -58,8 +73,14 @@ def test_grid_geometry() -> None:
     assert np.allclose(grid.pixel_to_world(grid.world_to_pixel(np.array([[12.3, 45.6]]))), [[12.3, 45.6]])
 
 
-@pytest.mark.parametrize(("args", "match"), [((0, 10, 0, 10, 0), "resolution"), ((10, 0, 0, 10, 1), "min < max"),
-                                              ((0, 1e5, 0, 1e5, 0.5), "too large")])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((0, 10, 0, 10, 0), "resolution"),
+        ((10, 0, 0, 10, 1), "min < max"),
+        ((0, 1e5, 0, 1e5, 0.5), "too large"),
+    ],
+)
 def test_grid_refuses_bad_values(args: tuple, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         PlanGrid(*args)

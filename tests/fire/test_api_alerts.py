@@ -356,17 +356,28 @@ def test_ingest_creates_then_merges(
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["frame_size"] == [320, 240]
-    assert (settings.data_dir / "alerts" / "remote-1.jpg").is_file()
-    merged = client.post(
-        "/api/v1/alerts/ingest",
-        headers=worker,
-        json=_ingest_body(world, last_seen_at="2026-07-14T13:05:00Z", frame_jpeg_base64=None),
+    with make_sessionmaker(engine)() as session:
+        first_frame = session.scalar(sqlalchemy.select(Alert.frame_path).where(Alert.public_id == "remote-1"))
+    assert (settings.data_dir / first_frame).is_file()
+    # A later, less confident draft with its own frame: the kept frame and box stay together.
+    weaker = _ingest_body(
+        world,
+        last_seen_at="2026-07-14T13:05:00Z",
+        confidence=0.4,
+        frame_box=[100, 100, 120, 120],
+        frame_jpeg_base64=base64.b64encode(jpeg(640, 480)).decode(),
     )
+    merged = client.post("/api/v1/alerts/ingest", headers=worker, json=weaker)
     assert merged.status_code == 200 and merged.json()["id"] == body["id"]
     assert merged.json()["last_seen_at"].startswith("2026-07-14T13:05:00")
+    assert merged.json()["frame_box"] == [10, 20, 50, 60] and merged.json()["frame_size"] == [320, 240]
+    assert sorted(p.name for p in (settings.data_dir / "alerts").glob("remote-1*")) == [
+        first_frame.split("/")[-1]
+    ]
     with make_sessionmaker(engine)() as session:
         alert = session.scalar(sqlalchemy.select(Alert).where(Alert.public_id == "remote-1"))
         assert alert.events[0].actor == "remote-worker"
+        assert alert.frame_path == first_frame
 
 
 @pytest.mark.parametrize(

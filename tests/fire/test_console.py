@@ -125,17 +125,18 @@ def _seed(engine: sqlalchemy.Engine) -> tuple[int, dict[str, int], str, str]:
 
 
 def _tile_route(app: Any, requests: list[str]) -> None:
-    """A stand-in tile server inside the app: records which z/x/y the page asks for, answers a grey PNG."""
+    """A stand-in tile server inside the app: records which z/x/y the page asks for, answers a PNG
+    labelled with its z/x/y (checkered, so that misplaced tiles show on a screenshot)."""
     from fastapi import Response
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (256, 256), (60, 70, 80)).save(buffer, format="PNG")
-    png = buffer.getvalue()
 
     @app.get("/test-tiles/{z}/{x}/{y}.png", include_in_schema=False)
     def tile(z: int, x: int, y: int) -> Response:
         requests.append(f"{z}/{x}/{y}")
-        return Response(png, media_type="image/png")
+        image = Image.new("RGB", (256, 256), (50, 62, 72) if (x + y) % 2 else (70, 82, 92))
+        ImageDraw.Draw(image).text((8, 8), f"{z}/{x}/{y}", fill=(200, 200, 200))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return Response(buffer.getvalue(), media_type="image/png")
 
 
 def _serve(tmp: Path, *, tile_url: str | None = None) -> Iterator[LiveApp]:
@@ -153,9 +154,6 @@ def _serve(tmp: Path, *, tile_url: str | None = None) -> Iterator[LiveApp]:
         tile_url=tile_url,
     )
     app = create_app(settings, engine=engine)
-    # Until the lead mounts pages_fire.pages in create_app, mount it here (never twice).
-    if not any(getattr(route, "path", None) == pages_fire.CONSOLE_PATH for route in app.routes):
-        app.include_router(pages_fire.pages)
     tile_requests: list[str] = []
     _tile_route(app, tile_requests)
     sock = _free_socket()
@@ -614,6 +612,10 @@ def test_configured_tiles_are_drawn_under_the_map_at_the_cameras_web_mercator_ti
         while len(set(app.tile_requests)) < len(set(drawn)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert set(drawn) <= set(app.tile_requests)  # the browser fetched them from the template URL
+        if "VIGIE_SCREENSHOT_DIR" in os.environ:
+            page.locator(".map-panel").screenshot(
+                path=str(Path(os.environ["VIGIE_SCREENSHOT_DIR"]) / "fire_console_tiles.png")
+            )
         # Each camera's dot lies inside the tile that contains it.
         for slug, camera in CAMERAS.items():
             x, y = _tile_of(camera["longitude"], camera["latitude"], zoom)

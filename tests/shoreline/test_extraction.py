@@ -26,8 +26,9 @@ def _beach(shore_x: np.ndarray, *, noise: float = 6.0, seed: int = 0) -> PlanIma
     sand = gx < shore_x[rows]
     image = np.where(sand[..., None], np.array(SAND), np.array(WATER)).astype(float)
     image += np.random.default_rng(seed).normal(0, noise, image.shape)
-    return PlanImage(image=np.clip(image, 0, 255).astype(np.uint8), valid=np.ones(GRID.shape, bool), grid=GRID,
-                     z_m=0.4)
+    return PlanImage(
+        image=np.clip(image, 0, 255).astype(np.uint8), valid=np.ones(GRID.shape, bool), grid=GRID, z_m=0.4
+    )
 
 
 def _transects(n: int = 40) -> Transects:
@@ -68,8 +69,8 @@ def test_rejects_an_outlier_crossing() -> None:
     # A blue tarp on the sand at one transect makes a false, seaward-looking crossing landward.
     transects = _transects()
     k = 20
-    row = int(round((transects.origin[k, 1] - GRID.y_min) / GRID.resolution_m))
-    plan.image[row - 3: row + 4, int(40 / 0.5): int(99 / 0.5)] = WATER
+    row = round((transects.origin[k, 1] - GRID.y_min) / GRID.resolution_m)
+    plan.image[row - 3 : row + 4, int(40 / 0.5) : int(99 / 0.5)] = WATER
     line = extract_shoreline(plan, transects)
     assert np.abs(line.xyz[:, 0] - 100).max() < 1.0
     assert k not in set(line.transect_index.tolist()) or line.n_rejected >= 1

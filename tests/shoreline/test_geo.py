@@ -12,7 +12,12 @@ import pytest
 from vigie.errors import InvalidInputError
 from vigie.pipelines.shoreline.process import prepare_station, process_photo, result_to_geojson
 from vigie.pipelines.shoreline.quality import assess_quality
-from vigie.pipelines.shoreline.station import StationGeometry, check_station_crs, load_manly_station, manly_dir
+from vigie.pipelines.shoreline.station import (
+    StationGeometry,
+    check_station_crs,
+    load_manly_station,
+    manly_dir,
+)
 
 MANLY_WATER_LEVEL = 0.22  # CoastSnap's rectification level for the 2022 snap
 
@@ -78,9 +83,15 @@ def test_manly_snap_gives_a_shoreline_and_geojson(manly) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("case", "expected"), [("night", "dark"), ("portrait", "portrait"),
-                                                 ("no_water_level", "missing water level"),
-                                                 ("other_place", "registration failed")])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("night", "dark"),
+        ("portrait", "portrait"),
+        ("no_water_level", "missing water level"),
+        ("other_place", "registration failed"),
+    ],
+)
 def test_bad_photos_are_flagged_with_a_reason(manly, shared_datasets, case: str, expected: str) -> None:
     station, prepared = manly
     image = station.references[0].image
@@ -92,7 +103,9 @@ def test_bad_photos_are_flagged_with_a_reason(manly, shared_datasets, case: str,
     elif case == "no_water_level":
         level = None
     else:
-        image = cv2.imread(str(shared_datasets / "coastal" / "narrabeen-uav-cirn" / "frames" / "narrabeenFrames0004.jpg"))
+        image = cv2.imread(
+            str(shared_datasets / "coastal" / "narrabeen-uav-cirn" / "frames" / "narrabeenFrames0004.jpg")
+        )
     result = process_photo(image, prepared, level)
     assert result.status == "flagged"
     assert expected in result.reason

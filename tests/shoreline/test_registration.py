@@ -50,9 +50,13 @@ def test_cradle_variants_register_and_carry_the_gcps(manly) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("other", ["narrabeen-uav-cirn/frames/narrabeenFrames0001.jpg",
-                                   "duck-argus-cirn/collectionData/c2/"
-                                   "1444314601.Thu.Oct.08_14_30_01.GMT.2015.argus02b.c2.timex.jpg"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        "narrabeen-uav-cirn/frames/narrabeenFrames0001.jpg",
+        "duck-argus-cirn/collectionData/c2/1444314601.Thu.Oct.08_14_30_01.GMT.2015.argus02b.c2.timex.jpg",
+    ],
+)
 def test_another_beach_is_rejected_with_a_reason(manly, shared_datasets, other: str) -> None:
     _, refs = manly
     image = cv2.imread(str(shared_datasets / "coastal" / other))
