@@ -20,8 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from vigie.api.deps import SessionDep, SettingsDep, require_roles
 from vigie.errors import InvalidInputError, NotFoundError
@@ -108,7 +107,9 @@ def get_station(slug: str, session: SessionDep, principal: CoastalRole) -> Stati
 
 
 @router.patch("/shoreline/stations/{slug}", response_model=StationRead)
-def update_station(slug: str, data: StationUpdate, session: SessionDep, principal: CoastalRole) -> StationRead:
+def update_station(
+    slug: str, data: StationUpdate, session: SessionDep, principal: CoastalRole
+) -> StationRead:
     station = shoreline_stations.update_station(session, slug=slug, data=data)
     session.commit()
     return shoreline_stations.station_read(session, station)
@@ -122,21 +123,32 @@ def delete_station(slug: str, session: SessionDep, principal: CoastalRole) -> Re
 
 
 @router.put("/shoreline/stations/{slug}/reference", response_model=StationRead)
-async def put_reference_image(slug: str, session: SessionDep, settings: SettingsDep, principal: CoastalRole,
-                              image: Annotated[UploadFile, File(description="JPEG/PNG")]) -> StationRead:
+async def put_reference_image(
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CoastalRole,
+    image: Annotated[UploadFile, File(description="JPEG/PNG")],
+) -> StationRead:
     """The reference photo whose pixels the GCPs' u, v refer to."""
     data = await image.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInputError(f"reference image larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
-    station = shoreline_stations.set_reference_image(session, slug=slug, data=data, media_dir=_media(settings))
+    station = shoreline_stations.set_reference_image(
+        session, slug=slug, data=data, media_dir=_media(settings)
+    )
     session.commit()
     return shoreline_stations.station_read(session, station)
 
 
 @router.post("/shoreline/stations/{slug}/water-levels", response_model=WaterLevelsImported)
-async def import_water_levels(slug: str, session: SessionDep, principal: CoastalRole,
-                              file: Annotated[UploadFile, File(description="CSV rows time,level_m")],
-                              source: Annotated[str, Form(max_length=100)] = "upload") -> WaterLevelsImported:
+async def import_water_levels(
+    slug: str,
+    session: SessionDep,
+    principal: CoastalRole,
+    file: Annotated[UploadFile, File(description="CSV rows time,level_m")],
+    source: Annotated[str, Form(max_length=100)] = "upload",
+) -> WaterLevelsImported:
     from vigie.pipelines.shoreline.water_level import parse_water_level_csv
 
     data = await file.read(5 * 2**20 + 1)
@@ -163,18 +175,37 @@ def _process_in_background(engine: Engine, media_dir: Path) -> None:
 
 
 def _photo_read(photo: ShorelinePhoto, slug: str) -> PhotoRead:
-    return PhotoRead(id=photo.id, station=slug, status=photo.status, taken_at=photo.taken_at,
-                     uploaded_at=photo.uploaded_at, quality_score=(photo.quality or {}).get("score"),
-                     water_level_m=photo.water_level_m, reprojection_rms_px=photo.reprojection_rms_px,
-                     reason=photo.reject_reason)
+    return PhotoRead(
+        id=photo.id,
+        station=slug,
+        status=photo.status,
+        taken_at=photo.taken_at,
+        uploaded_at=photo.uploaded_at,
+        quality_score=(photo.quality or {}).get("score"),
+        water_level_m=photo.water_level_m,
+        reprojection_rms_px=photo.reprojection_rms_px,
+        reason=photo.reject_reason,
+    )
 
 
-@router.post("/shoreline/stations/{slug}/photos", status_code=status.HTTP_202_ACCEPTED, response_model=PhotoRead,
-             responses={409: {"description": "duplicate"}, 413: {"description": "too large"},
-                        415: {"description": "not an image"}, 422: {"description": "unusable photo"},
-                        429: {"description": "too many uploads"}})
+@router.post(
+    "/shoreline/stations/{slug}/photos",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PhotoRead,
+    responses={
+        409: {"description": "duplicate"},
+        413: {"description": "too large"},
+        415: {"description": "not an image"},
+        422: {"description": "unusable photo"},
+        429: {"description": "too many uploads"},
+    },
+)
 async def upload_photo(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, background: BackgroundTasks,
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
     photo: Annotated[UploadFile, File(description="A JPEG or PNG photo taken from the station's cradle")],
     taken_at: Annotated[datetime | None, Form(description="Capture time from the device, if no EXIF")] = None,
     process: Annotated[bool, Query(description="Process after the response (else: the worker)")] = True,
@@ -185,9 +216,15 @@ async def upload_photo(
         return _refusal("rate_limited", "too many photos from this address; try again in a few minutes", 429)
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
     try:
-        row = shoreline_photos.ingest_photo(session, slug=slug, data=data, media_dir=_media(settings),
-                                            filename=photo.filename, client_time=taken_at,
-                                            max_bytes=MAX_UPLOAD_BYTES)
+        row = shoreline_photos.ingest_photo(
+            session,
+            slug=slug,
+            data=data,
+            media_dir=_media(settings),
+            filename=photo.filename,
+            client_time=taken_at,
+            max_bytes=MAX_UPLOAD_BYTES,
+        )
     except shoreline_photos.PhotoRejected as exc:
         return _refusal(exc.code, str(exc), REJECTION_STATUS.get(exc.code, 422))
     except shoreline_photos.DuplicatePhoto as exc:
@@ -209,11 +246,16 @@ def get_photo(photo_id: int, session: SessionDep) -> PhotoRead:
 
 
 @router.get("/shoreline/stations/{slug}/photos", response_model=list[PhotoRead])
-def list_photos(slug: str, session: SessionDep, principal: CoastalRole,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[PhotoRead]:
+def list_photos(
+    slug: str, session: SessionDep, principal: CoastalRole, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[PhotoRead]:
     station = shoreline_stations.get_station(session, slug=slug)
-    rows = session.scalars(select(ShorelinePhoto).where(ShorelinePhoto.station_id == station.id)
-                           .order_by(ShorelinePhoto.uploaded_at.desc()).limit(limit))
+    rows = session.scalars(
+        select(ShorelinePhoto)
+        .where(ShorelinePhoto.station_id == station.id)
+        .order_by(ShorelinePhoto.uploaded_at.desc())
+        .limit(limit)
+    )
     return [_photo_read(p, slug) for p in rows]
 
 
@@ -223,24 +265,34 @@ CrsQuery = Annotated[str, Query(description="EPSG code of the output: 4326 (lon/
 
 
 @router.get("/shoreline/stations/{slug}/shorelines.geojson")
-def shorelines_geojson(slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326"
-                       ) -> JSONResponse:
+def shorelines_geojson(
+    slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326"
+) -> JSONResponse:
     body = shoreline_exports.shorelines_geojson(session, slug=slug, epsg=shoreline_exports.parse_epsg(crs))
     return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.get("/shoreline/stations/{slug}/shorelines.csv")
-def shorelines_csv(slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326") -> Response:
+def shorelines_csv(
+    slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326"
+) -> Response:
     text = shoreline_exports.shorelines_csv(session, slug=slug, epsg=shoreline_exports.parse_epsg(crs))
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{slug}-shorelines.csv"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{slug}-shorelines.csv"'},
+    )
 
 
 @router.get("/shoreline/stations/{slug}/report.html", response_class=HTMLResponse)
-def report_html(slug: str, session: SessionDep, settings: SettingsDep, principal: CoastalRole) -> HTMLResponse:
+def report_html(
+    slug: str, session: SessionDep, settings: SettingsDep, principal: CoastalRole
+) -> HTMLResponse:
     from vigie.pipelines.shoreline.report import render_html
 
-    return HTMLResponse(render_html(shoreline_exports.report_data(session, slug=slug, media_dir=_media(settings))))
+    return HTMLResponse(
+        render_html(shoreline_exports.report_data(session, slug=slug, media_dir=_media(settings)))
+    )
 
 
 @router.get("/shoreline/stations/{slug}/report.pdf")
@@ -252,8 +304,11 @@ def report_pdf(slug: str, session: SessionDep, settings: SettingsDep, principal:
         write_pdf(data, buffer)
         buffer.seek(0)
         body = buffer.read()
-    return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{slug}-report.pdf"'})
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{slug}-report.pdf"'},
+    )
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -263,6 +318,12 @@ def report_pdf(slug: str, session: SessionDep, settings: SettingsDep, principal:
 def upload_page(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
     """The citizens' mobile page: take a photo from the cradle and send it."""
     station = shoreline_stations.get_station(session, slug=slug)
-    return TEMPLATES.TemplateResponse(request, "shoreline/upload.html", {
-        "station": station, "upload_url": f"/api/v1/shoreline/stations/{station.slug}/photos",
-        "max_mb": MAX_UPLOAD_BYTES // 2**20})
+    return TEMPLATES.TemplateResponse(
+        request,
+        "shoreline/upload.html",
+        {
+            "station": station,
+            "upload_url": f"/api/v1/shoreline/stations/{station.slug}/photos",
+            "max_mb": MAX_UPLOAD_BYTES // 2**20,
+        },
+    )

@@ -286,9 +286,11 @@ PipelineFactory = Callable[..., Pipeline]
 def pipeline_factories() -> dict[str, PipelineFactory]:
     """Registered pipelines by name; each module is imported only when its pipeline is asked for."""
     from vigie.pipelines.detect import build_detect_pipeline
+    from vigie.pipelines.fire.worker import build_pipeline as build_fire
     from vigie.pipelines.lapi.worker import build_pipeline as build_lapi
+    from vigie.pipelines.traffic.worker import build_pipeline as build_traffic
 
-    return {"detect": build_detect_pipeline, "lapi": build_lapi}
+    return {"detect": build_detect_pipeline, "fire": build_fire, "traffic": build_traffic, "lapi": build_lapi}
 
 
 def run_from_config(

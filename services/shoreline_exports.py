@@ -25,9 +25,14 @@ WGS84 = 4326
 
 
 def _rows(session: Session, station_id: int) -> list[tuple[Shoreline, ShorelinePhoto]]:
-    return list(session.execute(
-        select(Shoreline, ShorelinePhoto).join(ShorelinePhoto, Shoreline.photo_id == ShorelinePhoto.id)
-        .where(Shoreline.station_id == station_id).order_by(ShorelinePhoto.taken_at, Shoreline.id)).all())
+    return list(
+        session.execute(
+            select(Shoreline, ShorelinePhoto)
+            .join(ShorelinePhoto, Shoreline.photo_id == ShorelinePhoto.id)
+            .where(Shoreline.station_id == station_id)
+            .order_by(ShorelinePhoto.taken_at, Shoreline.id)
+        ).all()
+    )
 
 
 def _coords(shoreline: Shoreline, epsg: int) -> np.ndarray:
@@ -50,24 +55,44 @@ def shorelines_geojson(session: Session, *, slug: str, epsg: int = WGS84) -> dic
     features = []
     for sl, photo in _rows(session, station.id):
         coords = _coords(sl, epsg)
-        features.append({"type": "Feature", "id": sl.id,
-                         "geometry": {"type": "LineString",
-                                      "coordinates": [[round(float(a), digits), round(float(b), digits)]
-                                                      for a, b in coords]},
-                         "properties": {"station": station.slug, "photo_id": photo.id,
-                                        "taken_at": None if photo.taken_at is None else photo.taken_at.isoformat(),
-                                        "water_level_m": sl.water_level_m, "method": sl.method,
-                                        "model_version": sl.model_version,
-                                        "calibration_version": sl.calibration_version,
-                                        "point_confidence": sl.point_confidence}})
+        features.append(
+            {
+                "type": "Feature",
+                "id": sl.id,
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[round(float(a), digits), round(float(b), digits)] for a, b in coords],
+                },
+                "properties": {
+                    "station": station.slug,
+                    "photo_id": photo.id,
+                    "taken_at": None if photo.taken_at is None else photo.taken_at.isoformat(),
+                    "water_level_m": sl.water_level_m,
+                    "method": sl.method,
+                    "model_version": sl.model_version,
+                    "calibration_version": sl.calibration_version,
+                    "point_confidence": sl.point_confidence,
+                },
+            }
+        )
     out: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if epsg != WGS84:
         out["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
     return out
 
 
-CSV_COLUMNS = ("shoreline_id", "photo_id", "taken_at", "water_level_m", "vertex", "x", "y", "epsg",
-               "confidence", "calibration_version")
+CSV_COLUMNS = (
+    "shoreline_id",
+    "photo_id",
+    "taken_at",
+    "water_level_m",
+    "vertex",
+    "x",
+    "y",
+    "epsg",
+    "confidence",
+    "calibration_version",
+)
 
 
 def shorelines_csv(session: Session, *, slug: str, epsg: int = WGS84) -> str:
@@ -80,10 +105,20 @@ def shorelines_csv(session: Session, *, slug: str, epsg: int = WGS84) -> str:
     for sl, photo in _rows(session, station.id):
         conf = sl.point_confidence or []
         for i, (a, b) in enumerate(_coords(sl, epsg)):
-            writer.writerow([sl.id, photo.id, "" if photo.taken_at is None else photo.taken_at.isoformat(),
-                             "" if sl.water_level_m is None else sl.water_level_m, i, round(float(a), digits),
-                             round(float(b), digits), epsg, conf[i] if i < len(conf) else "",
-                             sl.calibration_version])
+            writer.writerow(
+                [
+                    sl.id,
+                    photo.id,
+                    "" if photo.taken_at is None else photo.taken_at.isoformat(),
+                    "" if sl.water_level_m is None else sl.water_level_m,
+                    i,
+                    round(float(a), digits),
+                    round(float(b), digits),
+                    epsg,
+                    conf[i] if i < len(conf) else "",
+                    sl.calibration_version,
+                ]
+            )
     return buffer.getvalue()
 
 
@@ -106,23 +141,43 @@ def report_data(session: Session, *, slug: str, media_dir: Path) -> Any:
     shorelines = []
     for sl, photo in _rows(session, station.id):
         world = _coords(sl, station.epsg)
-        shorelines.append(ReportShoreline(
-            id=sl.id, photo_id=photo.id, taken_at=photo.taken_at, water_level_m=sl.water_level_m,
-            world_xy=world, confidence=np.asarray(sl.point_confidence or [], dtype=float),
-            transect_distances=[np.nan if d is None else float(d) for d in (sl.transect_distances or [])],
-            calibration_version=sl.calibration_version,
-            plan_path=None if not (photo.details or {}).get("plan_path") else media_dir / photo.details["plan_path"]))
+        shorelines.append(
+            ReportShoreline(
+                id=sl.id,
+                photo_id=photo.id,
+                taken_at=photo.taken_at,
+                water_level_m=sl.water_level_m,
+                world_xy=world,
+                confidence=np.asarray(sl.point_confidence or [], dtype=float),
+                transect_distances=[np.nan if d is None else float(d) for d in (sl.transect_distances or [])],
+                calibration_version=sl.calibration_version,
+                plan_path=None
+                if not (photo.details or {}).get("plan_path")
+                else media_dir / photo.details["plan_path"],
+            )
+        )
     counts = {s.value: 0 for s in PhotoStatus}
     flagged: list[tuple[int, datetime | None, str]] = []
-    for photo in session.scalars(select(ShorelinePhoto).where(ShorelinePhoto.station_id == station.id)
-                                 .order_by(ShorelinePhoto.uploaded_at)):
+    for photo in session.scalars(
+        select(ShorelinePhoto)
+        .where(ShorelinePhoto.station_id == station.id)
+        .order_by(ShorelinePhoto.uploaded_at)
+    ):
         counts[photo.status.value] += 1
         if photo.status == PhotoStatus.FAILED:
             flagged.append((photo.id, photo.taken_at, photo.reject_reason or ""))
     setup = station.setup or {}
     return StationReportData(
-        slug=station.slug, name=station.name, epsg=station.epsg, origin_xy=tuple(setup.get("origin", (0.0, 0.0))),
-        plan=setup.get("plan"), transects=np.array([[t["x0"], t["y0"], t["x1"], t["y1"]] for t in station.transects],
-                                                  dtype=float).reshape(-1, 4),
-        shorelines=shorelines, photo_counts=counts, flagged=flagged,
-        calibration_version=station.calibration_version)
+        slug=station.slug,
+        name=station.name,
+        epsg=station.epsg,
+        origin_xy=tuple(setup.get("origin", (0.0, 0.0))),
+        plan=setup.get("plan"),
+        transects=np.array(
+            [[t["x0"], t["y0"], t["x1"], t["y1"]] for t in station.transects], dtype=float
+        ).reshape(-1, 4),
+        shorelines=shorelines,
+        photo_counts=counts,
+        flagged=flagged,
+        calibration_version=station.calibration_version,
+    )

@@ -72,8 +72,13 @@ class DuplicatePhoto(ConflictError):
 
 
 def _quality_code(reason: str) -> str:
-    for key, code in (("too small", "too_small"), ("too dark", "too_dark"), ("blurred", "blurred"),
-                      ("portrait", "orientation"), ("landscape", "orientation")):
+    for key, code in (
+        ("too small", "too_small"),
+        ("too dark", "too_dark"),
+        ("blurred", "blurred"),
+        ("portrait", "orientation"),
+        ("landscape", "orientation"),
+    ):
         if key in reason:
             return code
     return "quality"
@@ -89,8 +94,9 @@ def quality_score(mean_luma: float, laplacian_var: float) -> float:
     return round(0.7 * sharp + 0.3 * exposure, 3)
 
 
-def capture_time(data: bytes, *, filename: str | None, client_time: datetime | None, timezone: str
-                 ) -> tuple[datetime | None, str | None]:
+def capture_time(
+    data: bytes, *, filename: str | None, client_time: datetime | None, timezone: str
+) -> tuple[datetime | None, str | None]:
     """(capture time in UTC, where it came from) — see the module docstring for the order."""
     exif = exif_capture_time(data, ZoneInfo(timezone), name=filename or "upload")
     if exif is not None:
@@ -108,8 +114,9 @@ def capture_time(data: bytes, *, filename: str | None, client_time: datetime | N
 def decode_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray:
     """A BGR image from upload bytes; PhotoRejected when too large or not a JPEG/PNG."""
     if len(data) > max_bytes:
-        raise PhotoRejected("too_large", f"photo of {len(data) / 1e6:.1f} MB; expected at most "
-                                         f"{max_bytes / 1e6:.0f} MB")
+        raise PhotoRejected(
+            "too_large", f"photo of {len(data) / 1e6:.1f} MB; expected at most {max_bytes / 1e6:.0f} MB"
+        )
     if not data.startswith(_MAGIC):
         raise PhotoRejected("not_an_image", "the file is not a JPEG or PNG photo")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
@@ -118,9 +125,19 @@ def decode_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray
     return image
 
 
-def ingest_photo(session: Session, *, slug: str, data: bytes, media_dir: Path, filename: str | None = None,
-                 client_time: datetime | None = None, max_bytes: int = MAX_PHOTO_BYTES) -> ShorelinePhoto:
-    """Check and store one uploaded photo as `pending` (raises PhotoRejected, DuplicatePhoto, NotFoundError)."""
+def ingest_photo(
+    session: Session,
+    *,
+    slug: str,
+    data: bytes,
+    media_dir: Path,
+    filename: str | None = None,
+    client_time: datetime | None = None,
+    max_bytes: int = MAX_PHOTO_BYTES,
+) -> ShorelinePhoto:
+    """Check and store one uploaded photo as `pending`.
+
+    Raises PhotoRejected, DuplicatePhoto, or NotFoundError (unknown station)."""
     from vigie.pipelines.shoreline.quality import assess_quality
 
     station = get_station(session, slug=slug)
@@ -142,12 +159,21 @@ def ingest_photo(session: Session, *, slug: str, data: bytes, media_dir: Path, f
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     photo = ShorelinePhoto(
-        station_id=station.id, sha256=sha, taken_at=taken_at, path=relative.as_posix(),
+        station_id=station.id,
+        sha256=sha,
+        taken_at=taken_at,
+        path=relative.as_posix(),
         status=PhotoStatus.PENDING,
-        quality={"width": quality.width, "height": quality.height, "mean_luma": round(quality.mean_luma, 1),
-                 "laplacian_var": round(quality.laplacian_var, 1),
-                 "score": quality_score(quality.mean_luma, quality.laplacian_var),
-                 "taken_at_source": time_source, "filename": Path(filename).name[:200] if filename else None})
+        quality={
+            "width": quality.width,
+            "height": quality.height,
+            "mean_luma": round(quality.mean_luma, 1),
+            "laplacian_var": round(quality.laplacian_var, 1),
+            "score": quality_score(quality.mean_luma, quality.laplacian_var),
+            "taken_at_source": time_source,
+            "filename": Path(filename).name[:200] if filename else None,
+        },
+    )
     session.add(photo)
     session.flush()
     return photo
@@ -160,9 +186,15 @@ def import_water_levels(session: Session, *, slug: str, samples: list[WaterLevel
     """Store levels for a station, replacing any stored at the same instants; returns how many."""
     station = get_station(session, slug=slug)
     WaterLevelSeries.from_samples(samples)  # refuses duplicates and non-finite levels
-    stored = {row.at: row for row in session.scalars(select(ShorelineWaterLevel).where(
-        ShorelineWaterLevel.station_id == station.id,
-        ShorelineWaterLevel.at.in_([s.at for s in samples])))}
+    stored = {
+        row.at: row
+        for row in session.scalars(
+            select(ShorelineWaterLevel).where(
+                ShorelineWaterLevel.station_id == station.id,
+                ShorelineWaterLevel.at.in_([s.at for s in samples]),
+            )
+        )
+    }
     for s in samples:
         row = stored.get(s.at)
         if row is None:
@@ -173,16 +205,25 @@ def import_water_levels(session: Session, *, slug: str, samples: list[WaterLevel
     return len(samples)
 
 
-def level_for(session: Session, station: ShorelineStation, at: datetime | None,
-              max_gap: timedelta = DEFAULT_MAX_GAP) -> tuple[float | None, str | None]:
+def level_for(
+    session: Session, station: ShorelineStation, at: datetime | None, max_gap: timedelta = DEFAULT_MAX_GAP
+) -> tuple[float | None, str | None]:
     """Water level at `at` from the stored series (samples within `max_gap`), else the station's tide."""
     if at is None:
         return None, None
-    rows = session.execute(select(ShorelineWaterLevel.at, ShorelineWaterLevel.level_m).where(
-        ShorelineWaterLevel.station_id == station.id, ShorelineWaterLevel.at >= at - max_gap,
-        ShorelineWaterLevel.at <= at + max_gap)).all()
+    rows = session.execute(
+        select(ShorelineWaterLevel.at, ShorelineWaterLevel.level_m).where(
+            ShorelineWaterLevel.station_id == station.id,
+            ShorelineWaterLevel.at >= at - max_gap,
+            ShorelineWaterLevel.at <= at + max_gap,
+        )
+    ).all()
     series = WaterLevelSeries.from_samples([WaterLevelSample(a, v) for a, v in rows], max_gap=max_gap)
-    tide = None if not station.tide else HarmonicTide.from_mapping(station.tide, where=f"station {station.slug} tide")
+    tide = (
+        None
+        if not station.tide
+        else HarmonicTide.from_mapping(station.tide, where=f"station {station.slug} tide")
+    )
     return water_level_at(at, series=series, tide=tide)
 
 
@@ -208,11 +249,18 @@ class StationCache:
 
 def claim_next_pending(session: Session) -> ShorelinePhoto | None:
     """The oldest pending photo, marked `accepted` (being processed) so that a second worker skips it."""
-    for photo_id in session.scalars(select(ShorelinePhoto.id).where(ShorelinePhoto.status == PhotoStatus.PENDING)
-                                    .order_by(ShorelinePhoto.uploaded_at, ShorelinePhoto.id).limit(5)):
-        claimed = session.execute(update(ShorelinePhoto).where(
-            ShorelinePhoto.id == photo_id, ShorelinePhoto.status == PhotoStatus.PENDING
-        ).values(status=PhotoStatus.ACCEPTED).execution_options(synchronize_session=False))
+    for photo_id in session.scalars(
+        select(ShorelinePhoto.id)
+        .where(ShorelinePhoto.status == PhotoStatus.PENDING)
+        .order_by(ShorelinePhoto.uploaded_at, ShorelinePhoto.id)
+        .limit(5)
+    ):
+        claimed = session.execute(
+            update(ShorelinePhoto)
+            .where(ShorelinePhoto.id == photo_id, ShorelinePhoto.status == PhotoStatus.PENDING)
+            .values(status=PhotoStatus.ACCEPTED)
+            .execution_options(synchronize_session=False)
+        )
         if claimed.rowcount == 1:
             session.commit()
             return session.get(ShorelinePhoto, photo_id)
@@ -258,12 +306,20 @@ def process_photo_row(session: Session, *, photo: ShorelinePhoto, cache: Station
     world = geo.local_to_world(result.shoreline.xyz[:, :2])
     lon, lat = crs_mod.to_wgs84(world[:, 0], world[:, 1], geo.epsg)
     _save_plan(result, cache.media_dir, photo)
-    session.add(Shoreline(
-        photo_id=photo.id, station_id=station.id, geometry=LineString(np.column_stack([lon, lat])),
-        water_level_m=level, point_confidence=[round(float(c), 3) for c in result.shoreline.confidence],
-        method=result.method, model_name=result.method, model_version=__version__,
-        calibration_version=station.calibration_version or "unknown",
-        transect_distances=_transect_distances(result, len(geo.transects))))
+    session.add(
+        Shoreline(
+            photo_id=photo.id,
+            station_id=station.id,
+            geometry=LineString(np.column_stack([lon, lat])),
+            water_level_m=level,
+            point_confidence=[round(float(c), 3) for c in result.shoreline.confidence],
+            method=result.method,
+            model_name=result.method,
+            model_version=__version__,
+            calibration_version=station.calibration_version or "unknown",
+            transect_distances=_transect_distances(result, len(geo.transects)),
+        )
+    )
     photo.status, photo.reject_reason = PhotoStatus.PROCESSED, None
     session.flush()
     return photo
@@ -282,10 +338,15 @@ def _save_plan(result: Any, media_dir: Path, photo: ShorelinePhoto) -> None:
 def reprocess(session: Session, *, slug: str) -> int:
     """Put every failed or processed photo of a station back to `pending` (after a geometry fix)."""
     station = get_station(session, slug=slug)
-    result = session.execute(update(ShorelinePhoto).where(
-        ShorelinePhoto.station_id == station.id,
-        ShorelinePhoto.status.in_([PhotoStatus.FAILED, PhotoStatus.PROCESSED])
-    ).values(status=PhotoStatus.PENDING).execution_options(synchronize_session=False))
+    result = session.execute(
+        update(ShorelinePhoto)
+        .where(
+            ShorelinePhoto.station_id == station.id,
+            ShorelinePhoto.status.in_([PhotoStatus.FAILED, PhotoStatus.PROCESSED]),
+        )
+        .values(status=PhotoStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(Shoreline.__table__.delete().where(Shoreline.station_id == station.id))
     session.flush()
     return int(result.rowcount or 0)

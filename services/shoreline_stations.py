@@ -53,17 +53,28 @@ def list_stations(session: Session) -> list[ShorelineStation]:
     return list(session.scalars(select(ShorelineStation).order_by(ShorelineStation.slug)))
 
 
-def _check_geometry(epsg: int, gcps: list[dict[str, Any]], transects: list[dict[str, Any]],
-                    camera: dict[str, Any], location: tuple[float, float] | None) -> None:
+def _check_geometry(
+    epsg: int,
+    gcps: list[dict[str, Any]],
+    transects: list[dict[str, Any]],
+    camera: dict[str, Any],
+    location: tuple[float, float] | None,
+) -> None:
     """Refuse coordinates that cannot be in `epsg` (wrong CRS) and too few GCPs seen on the reference."""
     crs_mod.require_projected(epsg)
     needed = min_gcps(DEFAULT_FIT)
     seen = [g for g in gcps if g.get("u") is not None]
     if len(seen) < needed:
-        raise InvalidInputError(f"GCPs: {len(seen)} have pixel coordinates on the reference image; the camera "
-                                f"pose needs at least {needed}")
-    xy = np.array([[g["x"], g["y"]] for g in gcps] + [[camera["x"], camera["y"]]]
-                  + [[t[k], t[k.replace("x", "y")]] for t in transects for k in ("x0", "x1")], dtype=float)
+        raise InvalidInputError(
+            f"GCPs: {len(seen)} have pixel coordinates on the reference image; the camera "
+            f"pose needs at least {needed}"
+        )
+    xy = np.array(
+        [[g["x"], g["y"]] for g in gcps]
+        + [[camera["x"], camera["y"]]]
+        + [[t[k], t[k.replace("x", "y")]] for t in transects for k in ("x0", "x1")],
+        dtype=float,
+    )
     try:
         lon, lat = crs_mod.to_wgs84(xy[:, 0], xy[:, 1], epsg)
     except InvalidInputError as exc:
@@ -77,8 +88,9 @@ def _check_geometry(epsg: int, gcps: list[dict[str, Any]], transects: list[dict[
     del lon, lat
 
 
-def _setup(data: StationCreate | StationUpdate, current: dict[str, Any] | None, timezone: str | None
-           ) -> dict[str, Any]:
+def _setup(
+    data: StationCreate | StationUpdate, current: dict[str, Any] | None, timezone: str | None
+) -> dict[str, Any]:
     setup = dict(current or {})
     if data.camera is not None:
         setup["camera"] = data.camera.model_dump()
@@ -92,9 +104,17 @@ def _setup(data: StationCreate | StationUpdate, current: dict[str, Any] | None, 
 
 def calibration_digest(station: ShorelineStation, reference_sha256: str | None = None) -> str:
     """A short digest of the geometry inputs (CRS, GCPs, transects, set-up, reference image)."""
-    payload = json.dumps({"epsg": station.epsg, "gcps": station.gcps, "transects": station.transects,
-                          "setup": station.setup, "reference": reference_sha256 or station.reference_image_path},
-                         sort_keys=True, default=str)
+    payload = json.dumps(
+        {
+            "epsg": station.epsg,
+            "gcps": station.gcps,
+            "transects": station.transects,
+            "setup": station.setup,
+            "reference": reference_sha256 or station.reference_image_path,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return "sl-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -107,10 +127,16 @@ def create_station(session: Session, *, data: StationCreate) -> ShorelineStation
     location = None if data.longitude is None else (data.longitude, data.latitude)
     _check_geometry(data.epsg, gcps, transects, data.camera.model_dump(), location)  # type: ignore[arg-type]
     station = ShorelineStation(
-        site_id=site.id, slug=data.slug, name=data.name, epsg=data.epsg, gcps=gcps, transects=transects,
+        site_id=site.id,
+        slug=data.slug,
+        name=data.name,
+        epsg=data.epsg,
+        gcps=gcps,
+        transects=transects,
         location=None if location is None else Point(*location),
         setup=_setup(data, None, data.timezone or site.timezone),
-        tide=None if data.tide is None else data.tide.model_dump(mode="json"))
+        tide=None if data.tide is None else data.tide.model_dump(mode="json"),
+    )
     station.calibration_version = calibration_digest(station)
     session.add(station)
     session.flush()
@@ -162,11 +188,21 @@ def set_reference_image(session: Session, *, slug: str, data: bytes, media_dir: 
 
 def station_read(session: Session, station: ShorelineStation) -> StationRead:
     return StationRead(
-        id=station.id, site=get_site(session, site_id=station.site_id).slug, slug=station.slug,
-        name=station.name, epsg=station.epsg, longitude=station.longitude, latitude=station.latitude,
-        gcps=station.gcps, transects=station.transects, setup=station.setup, tide=station.tide,
+        id=station.id,
+        site=get_site(session, site_id=station.site_id).slug,
+        slug=station.slug,
+        name=station.name,
+        epsg=station.epsg,
+        longitude=station.longitude,
+        latitude=station.latitude,
+        gcps=station.gcps,
+        transects=station.transects,
+        setup=station.setup,
+        tide=station.tide,
         has_reference_image=station.reference_image_path is not None,
-        calibration_version=station.calibration_version, upload_url=UPLOAD_PAGE.format(slug=station.slug))
+        calibration_version=station.calibration_version,
+        upload_url=UPLOAD_PAGE.format(slug=station.slug),
+    )
 
 
 # --- to and from the image geometry -------------------------------------------------------------------
@@ -196,27 +232,49 @@ def station_geometry(station: ShorelineStation, *, media_dir: Path) -> Any:
     image = read_image(media_dir / station.reference_image_path)
     h, w = image.shape[:2]
     xyz = np.array([[g["x"] - ox, g["y"] - oy, g["z"]] for g in station.gcps], dtype=float)
-    uv = np.array([[math.nan, math.nan] if g.get("u") is None else [g["u"], g["v"]] for g in station.gcps],
-                  dtype=float)
+    uv = np.array(
+        [[math.nan, math.nan] if g.get("u") is None else [g["u"], g["v"]] for g in station.gcps], dtype=float
+    )
     mask = read_mask(media_dir / station.stable_mask_path, (w, h)) if station.stable_mask_path else None
     cam = dict(setup["camera"])
     cam["x"], cam["y"] = cam["x"] - ox, cam["y"] - oy
     plan = setup["plan"]
     t = station.transects
     return StationGeometry(
-        name=station.slug, epsg=station.epsg, origin_xy=(ox, oy), gcp_names=tuple(g["name"] for g in station.gcps),
+        name=station.slug,
+        epsg=station.epsg,
+        origin_xy=(ox, oy),
+        gcp_names=tuple(g["name"] for g in station.gcps),
         gcp_xyz=xyz,
-        references=(ReferenceImage(name=f"{station.slug}-reference", image=image, gcp_uv=uv, stable_mask=mask),),
-        transects=Transects.from_endpoints(np.array([[r["x0"] - ox, r["y0"] - oy] for r in t]),
-                                           np.array([[r["x1"] - ox, r["y1"] - oy] for r in t])),
+        references=(
+            ReferenceImage(name=f"{station.slug}-reference", image=image, gcp_uv=uv, stable_mask=mask),
+        ),
+        transects=Transects.from_endpoints(
+            np.array([[r["x0"] - ox, r["y0"] - oy] for r in t]),
+            np.array([[r["x1"] - ox, r["y1"] - oy] for r in t]),
+        ),
         camera_guess=camera_from_mapping(cam, width=w, height=h, where=f"station {station.slug}"),
-        plan_grid=PlanGrid(plan["x_min"] - ox, plan["x_max"] - ox, plan["y_min"] - oy, plan["y_max"] - oy,
-                           plan["resolution_m"]),
-        location_lonlat=None if station.location is None else (station.location.x, station.location.y))
+        plan_grid=PlanGrid(
+            plan["x_min"] - ox,
+            plan["x_max"] - ox,
+            plan["y_min"] - oy,
+            plan["y_max"] - oy,
+            plan["resolution_m"],
+        ),
+        location_lonlat=None if station.location is None else (station.location.x, station.location.y),
+    )
 
 
-def station_from_geometry(session: Session, *, geometry: Any, site_slug: str, slug: str, name: str,
-                          media_dir: Path, timezone: str | None = None) -> ShorelineStation:
+def station_from_geometry(
+    session: Session,
+    *,
+    geometry: Any,
+    site_slug: str,
+    slug: str,
+    name: str,
+    media_dir: Path,
+    timezone: str | None = None,
+) -> ShorelineStation:
     """Store a `StationGeometry` (e.g. `load_manly_station`) as a station: GCPs with the first reference's
     pixels, transects, camera guess, plan grid, reference image and stable mask."""
     ox, oy = geometry.origin_xy
@@ -224,24 +282,52 @@ def station_from_geometry(session: Session, *, geometry: Any, site_slug: str, sl
     gcps = []
     for n, (x, y, z), (u, v) in zip(geometry.gcp_names, geometry.gcp_xyz, ref.gcp_uv, strict=True):
         seen = bool(np.isfinite([u, v]).all())
-        gcps.append({"name": n, "x": float(x + ox), "y": float(y + oy), "z": float(z),
-                     "u": float(u) if seen else None, "v": float(v) if seen else None})
+        gcps.append(
+            {
+                "name": n,
+                "x": float(x + ox),
+                "y": float(y + oy),
+                "z": float(z),
+                "u": float(u) if seen else None,
+                "v": float(v) if seen else None,
+            }
+        )
     tr = geometry.transects
     ends = tr.end
-    transects = [{"x0": float(a[0] + ox), "y0": float(a[1] + oy), "x1": float(b[0] + ox), "y1": float(b[1] + oy)}
-                 for a, b in zip(tr.origin, ends, strict=True)]
+    transects = [
+        {"x0": float(a[0] + ox), "y0": float(a[1] + oy), "x1": float(b[0] + ox), "y1": float(b[1] + oy)}
+        for a, b in zip(tr.origin, ends, strict=True)
+    ]
     cam = geometry.camera_guess
     g = geometry.plan_grid
     loc = geometry.location_lonlat
     data = StationCreate(
-        site=site_slug, slug=slug, name=name, epsg=geometry.epsg, timezone=timezone,
-        longitude=None if loc is None else loc[0], latitude=None if loc is None else loc[1],
-        gcps=gcps, transects=transects,
-        camera={"x": cam.x + ox, "y": cam.y + oy, "z": cam.z, "azimuth_deg": math.degrees(cam.azimuth_rad),
-                "tilt_deg": math.degrees(cam.tilt_rad), "roll_deg": math.degrees(cam.roll_rad),
-                "hfov_deg": cam.hfov_deg},
-        plan={"x_min": g.x_min + ox, "x_max": g.x_max + ox, "y_min": g.y_min + oy, "y_max": g.y_max + oy,
-              "resolution_m": g.resolution_m})
+        site=site_slug,
+        slug=slug,
+        name=name,
+        epsg=geometry.epsg,
+        timezone=timezone,
+        longitude=None if loc is None else loc[0],
+        latitude=None if loc is None else loc[1],
+        gcps=gcps,
+        transects=transects,
+        camera={
+            "x": cam.x + ox,
+            "y": cam.y + oy,
+            "z": cam.z,
+            "azimuth_deg": math.degrees(cam.azimuth_rad),
+            "tilt_deg": math.degrees(cam.tilt_rad),
+            "roll_deg": math.degrees(cam.roll_rad),
+            "hfov_deg": cam.hfov_deg,
+        },
+        plan={
+            "x_min": g.x_min + ox,
+            "x_max": g.x_max + ox,
+            "y_min": g.y_min + oy,
+            "y_max": g.y_max + oy,
+            "resolution_m": g.resolution_m,
+        },
+    )
     station = create_station(session, data=data)
     ok, encoded = cv2.imencode(".jpg", ref.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:

@@ -575,7 +575,7 @@ class ShorelineStation(LonLat, Timestamps, Base):
     transects: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     reference_image_path: Mapped[str | None] = mapped_column(String(500))
     calibration_version: Mapped[str | None] = mapped_column(String(100))
-    # Local frame origin [x, y] in `epsg`, first-guess camera, plan grid, timezone (services/shoreline_stations).
+    # Local frame origin [x, y] in `epsg`, camera guess, plan grid, timezone (services/shoreline_stations).
     setup: Mapped[dict[str, Any] | None]
     stable_mask_path: Mapped[str | None] = mapped_column(String(500))
     # Harmonic tide constituents, used when no measured water level covers a photo's time.

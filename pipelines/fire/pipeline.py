@@ -27,7 +27,6 @@ from vigie.pipelines.fire.confirmation import Confirmer, Hit, TrackUpdate
 from vigie.pipelines.fire.fusion import Event, EventRegistry, Sighting
 from vigie.pipelines.fire.geometry import CameraGeometry
 from vigie.pipelines.fire.masks import CameraMasks
-from vigie.pipelines.fire.notify import alert_payload, notify_new_alert
 from vigie.pipelines.fire.quality import FrameQuality
 from vigie.pipelines.fire.tiling import detect_tiled
 from vigie.store.models import Detection
@@ -77,6 +76,11 @@ class FirePipeline:
             slug: CameraMasks(slug, polygons, config.mask_min_fraction)
             for slug, polygons in config.masks.items()
         }
+        self.notifier = None
+        if config.webhooks:
+            from vigie.services.fire_notify import WebhookNotifier
+
+            self.notifier = WebhookNotifier(config.webhooks)
         self.masked: Counter[str] = Counter()
         self.last_result: FrameResult | None = None
         self._warned: set[tuple[str, str]] = set()
@@ -331,7 +335,7 @@ class FirePipeline:
             frame_camera_id=None if best is None else best.camera_id,
         )
         hits = [h for t in event.tracks for h in t.hits]
-        webhooks = list(self.config.webhooks)
+        notifier = self.notifier
         data_dir = self.data_dir
 
         def write(session: Session) -> None:
@@ -358,8 +362,12 @@ class FirePipeline:
                     alert.site_id,
                     alert.cameras,
                 )
-                if webhooks:
-                    notify_new_alert(webhooks, alert_payload(alert))
+                if notifier is not None and data_dir is not None:
+                    from vigie.services.fire_notify import alert_payload, notify_after_commit
+                    from vigie.services.fire_views import alert_out
+
+                    body = alert_out(session, alert, data_dir=data_dir).model_dump(mode="json")
+                    notify_after_commit(session, notifier, alert_payload(body))
 
         return write
 

@@ -54,14 +54,17 @@ class TransectChange:
         return row
 
 
-def linear_regression_rate(years: np.ndarray, positions_m: np.ndarray
-                           ) -> tuple[float, float, float | None, tuple[float, float] | None]:
+def linear_regression_rate(
+    years: np.ndarray, positions_m: np.ndarray
+) -> tuple[float, float, float | None, tuple[float, float] | None]:
     """(slope m/yr, R², standard error of the slope, 95 % band) of positions on time (years)."""
     t = np.asarray(years, dtype=float)
     d = np.asarray(positions_m, dtype=float)
     n = len(t)
     if n < 2 or len(d) != n:
-        raise InvalidInputError(f"linear regression rate: expected at least 2 (time, position) pairs, got {n}")
+        raise InvalidInputError(
+            f"linear regression rate: expected at least 2 (time, position) pairs, got {n}"
+        )
     sxx = float(((t - t.mean()) ** 2).sum())
     if sxx == 0:
         raise InvalidInputError("linear regression rate: every shoreline has the same date; expected 2 dates")
@@ -78,18 +81,26 @@ def linear_regression_rate(years: np.ndarray, positions_m: np.ndarray
     return slope, r2, se, (slope - half, slope + half)
 
 
-def transect_change(transect: int, times: Sequence[datetime], positions_m: Sequence[float | None],
-                    uncertainties_m: Sequence[float] | None = None) -> TransectChange:
+def transect_change(
+    transect: int,
+    times: Sequence[datetime],
+    positions_m: Sequence[float | None],
+    uncertainties_m: Sequence[float] | None = None,
+) -> TransectChange:
     """Statistics of one transect. Missing positions (None/NaN) are skipped; with fewer than 2 left,
     every statistic is None."""
     if len(times) != len(positions_m) or (uncertainties_m is not None and len(uncertainties_m) != len(times)):
-        raise InvalidInputError(f"transect {transect}: expected one time (and uncertainty) per position, got "
-                                f"{len(times)} times and {len(positions_m)} positions")
+        raise InvalidInputError(
+            f"transect {transect}: expected one time (and uncertainty) per position, got "
+            f"{len(times)} times and {len(positions_m)} positions"
+        )
     pos = np.array([np.nan if p is None else float(p) for p in positions_m], dtype=float)
     unc = np.zeros(len(pos)) if uncertainties_m is None else np.asarray(uncertainties_m, dtype=float)
     keep = np.flatnonzero(np.isfinite(pos))
     kept_times = [times[i] for i in keep]
-    empty = TransectChange(transect, len(keep), None, None, None, None, None, None, None, None, None, None, None)
+    empty = TransectChange(
+        transect, len(keep), None, None, None, None, None, None, None, None, None, None, None
+    )
     if len(keep) < 2:
         return empty
     order = sorted(range(len(keep)), key=lambda k: kept_times[k])
@@ -104,16 +115,29 @@ def transect_change(transect: int, times: Sequence[datetime], positions_m: Seque
     nsm_unc = float(math.hypot(unc[idx[0]], unc[idx[-1]]))
     slope, r2, se, ci = linear_regression_rate(years, d)
     return TransectChange(
-        transect=transect, n_shorelines=len(keep), first=when[0], last=when[-1], span_years=span, nsm_m=nsm,
-        nsm_uncertainty_m=nsm_unc, epr_m_per_yr=nsm / span, epr_uncertainty_m_per_yr=nsm_unc / span,
-        lrr_m_per_yr=slope, lrr_r2=r2, lrr_se_m_per_yr=se, lrr_ci95_m_per_yr=ci)
+        transect=transect,
+        n_shorelines=len(keep),
+        first=when[0],
+        last=when[-1],
+        span_years=span,
+        nsm_m=nsm,
+        nsm_uncertainty_m=nsm_unc,
+        epr_m_per_yr=nsm / span,
+        epr_uncertainty_m_per_yr=nsm_unc / span,
+        lrr_m_per_yr=slope,
+        lrr_r2=r2,
+        lrr_se_m_per_yr=se,
+        lrr_ci95_m_per_yr=ci,
+    )
 
 
-def change_table(times: Sequence[datetime], positions_m: np.ndarray,
-                 uncertainties_m: Sequence[float] | None = None) -> list[TransectChange]:
+def change_table(
+    times: Sequence[datetime], positions_m: np.ndarray, uncertainties_m: Sequence[float] | None = None
+) -> list[TransectChange]:
     """Statistics of every transect from a (shorelines, transects) matrix of positions (NaN = no crossing)."""
     matrix = np.asarray(positions_m, dtype=float)
     if matrix.ndim != 2 or matrix.shape[0] != len(times):
-        raise InvalidInputError(f"change table: expected a (shorelines={len(times)}, transects) matrix, got "
-                                f"{matrix.shape}")
+        raise InvalidInputError(
+            f"change table: expected a (shorelines={len(times)}, transects) matrix, got {matrix.shape}"
+        )
     return [transect_change(k, times, list(matrix[:, k]), uncertainties_m) for k in range(matrix.shape[1])]

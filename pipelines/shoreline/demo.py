@@ -34,8 +34,10 @@ def coastsnap_water_level(path: Path) -> float:
 
 def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
     if settings.samples_dir is None or not (settings.samples_dir / SAMPLE_FOLDER / SNAP).is_file():
-        return [f"shoreline: skipped (no {SAMPLE_FOLDER / SNAP} under the samples directory "
-                f"{settings.samples_dir}; set VIGIE_SAMPLES_DIR)"]
+        return [
+            f"shoreline: skipped (no {SAMPLE_FOLDER / SNAP} under the samples directory "
+            f"{settings.samples_dir}; set VIGIE_SAMPLES_DIR)"
+        ]
     from vigie.pipelines.shoreline.report import write_report
     from vigie.pipelines.shoreline.station import load_manly_station
     from vigie.pipelines.shoreline.water_level import WaterLevelSample
@@ -52,17 +54,43 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
         if old is not None:
             session.delete(old)  # cascades to the station, its photos, shorelines and water levels
             session.flush()
-        create_site(session, data=SiteCreate(slug=DEMO_SITE, name="Manly (CoastSnap, Sydney)", kind="shoreline",
-                                             timezone="Australia/Sydney", longitude=151.2907, latitude=-33.7997))
+        create_site(
+            session,
+            data=SiteCreate(
+                slug=DEMO_SITE,
+                name="Manly (CoastSnap, Sydney)",
+                kind="shoreline",
+                timezone="Australia/Sydney",
+                longitude=151.2907,
+                latitude=-33.7997,
+            ),
+        )
         shoreline_stations.station_from_geometry(
-            session, geometry=load_manly_station(folder), site_slug=DEMO_SITE, slug=DEMO_STATION,
-            name="Manly CoastSnap", media_dir=media, timezone="Australia/Sydney")
-        taken, _ = shoreline_photos.capture_time(data, filename=SNAP, client_time=None, timezone="Australia/Sydney")
+            session,
+            geometry=load_manly_station(folder),
+            site_slug=DEMO_SITE,
+            slug=DEMO_STATION,
+            name="Manly CoastSnap",
+            media_dir=media,
+            timezone="Australia/Sydney",
+        )
+        taken, _ = shoreline_photos.capture_time(
+            data, filename=SNAP, client_time=None, timezone="Australia/Sydney"
+        )
         assert taken is not None  # CoastSnap file names carry the time
         level = coastsnap_water_level(folder / SOLVED)
-        shoreline_photos.import_water_levels(session, slug=DEMO_STATION, source="CoastSnap rectz", samples=[
-            WaterLevelSample(taken - timedelta(minutes=5), level), WaterLevelSample(taken + timedelta(minutes=5), level)])
-        photo = shoreline_photos.ingest_photo(session, slug=DEMO_STATION, data=data, media_dir=media, filename=SNAP)
+        shoreline_photos.import_water_levels(
+            session,
+            slug=DEMO_STATION,
+            source="CoastSnap rectz",
+            samples=[
+                WaterLevelSample(taken - timedelta(minutes=5), level),
+                WaterLevelSample(taken + timedelta(minutes=5), level),
+            ],
+        )
+        photo = shoreline_photos.ingest_photo(
+            session, slug=DEMO_STATION, data=data, media_dir=media, filename=SNAP
+        )
         photo_id = photo.id
     cache = shoreline_photos.StationCache(media_dir=media)
     with session_scope(engine) as session:
@@ -70,15 +98,23 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
         assert photo is not None and photo.id == photo_id
         shoreline_photos.process_photo_row(session, photo=photo, cache=cache)
         status, reason, rms = photo.status.value, photo.reject_reason, photo.reprojection_rms_px
-        points = session.scalar(select(func.count()).select_from(Shoreline).where(Shoreline.photo_id == photo_id))
+        points = session.scalar(
+            select(func.count()).select_from(Shoreline).where(Shoreline.photo_id == photo_id)
+        )
     with session_scope(engine) as session:
-        report = write_report(shoreline_exports.report_data(session, slug=DEMO_STATION, media_dir=media),
-                              media / "reports" / "shoreline")
-    lines = [f"shoreline: Manly snap of {taken:%Y-%m-%d %H:%M} UTC at water level {level:.2f} m → photo "
-             f"{photo_id} {status}" + (f" ({reason})" if reason else f", camera RMS {rms:.1f} px")]
+        report = write_report(
+            shoreline_exports.report_data(session, slug=DEMO_STATION, media_dir=media),
+            media / "reports" / "shoreline",
+        )
+    lines = [
+        f"shoreline: Manly snap of {taken:%Y-%m-%d %H:%M} UTC at water level {level:.2f} m → photo "
+        f"{photo_id} {status}" + (f" ({reason})" if reason else f", camera RMS {rms:.1f} px")
+    ]
     if points:
         lines.append("shoreline: stored 1 georeferenced shoreline (EPSG:28356 → WGS84)")
-    lines += [f"shoreline: report {report.html} and {report.pdf}",
-              f"shoreline: report page /api/v1/shoreline/stations/{DEMO_STATION}/report.html (role coastal), "
-              f"citizen upload page /shoreline/upload/{DEMO_STATION}"]
+    lines += [
+        f"shoreline: report {report.html} and {report.pdf}",
+        f"shoreline: report page /api/v1/shoreline/stations/{DEMO_STATION}/report.html (role coastal), "
+        f"citizen upload page /shoreline/upload/{DEMO_STATION}",
+    ]
     return lines

@@ -23,14 +23,14 @@ import cv2
 import matplotlib
 
 matplotlib.use("Agg")  # headless servers; must precede the Figure import's backend use
-import matplotlib.dates as mdates  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-from vigie.pipelines.shoreline.change import TransectChange, change_table  # noqa: E402
+from vigie.pipelines.shoreline.change import TransectChange, change_table
 
 DEFAULT_POSITION_UNCERTAINTY_M = 5.0  # per shoreline, m: CoastSnap's order of magnitude on sandy beaches
 MAX_SERIES_TRANSECTS = 6
@@ -73,8 +73,9 @@ class ReportFiles:
     pdf: Path
 
 
-def compute_changes(data: StationReportData, position_uncertainty_m: float = DEFAULT_POSITION_UNCERTAINTY_M
-                    ) -> list[TransectChange]:
+def compute_changes(
+    data: StationReportData, position_uncertainty_m: float = DEFAULT_POSITION_UNCERTAINTY_M
+) -> list[TransectChange]:
     dated = data.dated
     n_t = len(data.transects)
     if not dated or n_t == 0:
@@ -96,13 +97,18 @@ def map_figure(data: StationReportData) -> Figure:
     """Shorelines coloured by date over the latest plan image (world coordinates, north up)."""
     fig = Figure(figsize=(8, 7), layout="constrained")
     ax = fig.add_subplot()
-    latest_plan = next((s.plan_path for s in reversed(data.dated) if s.plan_path and s.plan_path.is_file()), None)
+    latest_plan = next(
+        (s.plan_path for s in reversed(data.dated) if s.plan_path and s.plan_path.is_file()), None
+    )
     if latest_plan is not None and data.plan:
         plan = cv2.imread(str(latest_plan), cv2.IMREAD_COLOR)
         if plan is not None:
             # Row i of a plan image is y_min + i·res: origin="lower" puts north up.
-            ax.imshow(plan[:, :, ::-1], origin="lower", extent=(data.plan["x_min"], data.plan["x_max"],
-                                                                data.plan["y_min"], data.plan["y_max"]))
+            ax.imshow(
+                plan[:, :, ::-1],
+                origin="lower",
+                extent=(data.plan["x_min"], data.plan["x_max"], data.plan["y_min"], data.plan["y_max"]),
+            )
     for x0, y0, x1, y1 in data.transects:
         ax.plot([x0, x1], [y0, y1], color="white", lw=0.4, alpha=0.6)
     dated = data.dated
@@ -140,9 +146,16 @@ def series_figure(data: StationReportData, changes: Sequence[TransectChange]) ->
     dated = data.dated
     by_id = {c.transect: c for c in changes}
     for k in series_transects(changes):
-        times = [s.taken_at for s in dated if k < len(s.transect_distances) and np.isfinite(s.transect_distances[k])]
-        pos = [s.transect_distances[k] for s in dated if k < len(s.transect_distances)
-               and np.isfinite(s.transect_distances[k])]
+        times = [
+            s.taken_at
+            for s in dated
+            if k < len(s.transect_distances) and np.isfinite(s.transect_distances[k])
+        ]
+        pos = [
+            s.transect_distances[k]
+            for s in dated
+            if k < len(s.transect_distances) and np.isfinite(s.transect_distances[k])
+        ]
         (line,) = ax.plot(times, pos, "o-", ms=4, label=f"transect {k}")
         c = by_id.get(k)
         if c is not None and c.lrr_m_per_yr is not None and len(times) >= 2:
@@ -164,8 +177,18 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-RATE_HEADERS = ("transect", "n", "NSM (m)", "± (m)", "EPR (m/yr)", "± (m/yr)", "LRR (m/yr)", "R²",
-                "SE (m/yr)", "LRR 95 % band")
+RATE_HEADERS = (
+    "transect",
+    "n",
+    "NSM (m)",
+    "± (m)",
+    "EPR (m/yr)",
+    "± (m/yr)",
+    "LRR (m/yr)",
+    "R²",
+    "SE (m/yr)",
+    "LRR 95 % band",
+)
 
 
 def rate_rows(changes: Sequence[TransectChange]) -> list[list[str]]:
@@ -173,10 +196,25 @@ def rate_rows(changes: Sequence[TransectChange]) -> list[list[str]]:
     for c in changes:
         if c.nsm_m is None:
             continue
-        band = "–" if c.lrr_ci95_m_per_yr is None else f"{c.lrr_ci95_m_per_yr[0]:.2f} … {c.lrr_ci95_m_per_yr[1]:.2f}"
-        rows.append([str(c.transect), str(c.n_shorelines), _fmt(c.nsm_m), _fmt(c.nsm_uncertainty_m),
-                     _fmt(c.epr_m_per_yr), _fmt(c.epr_uncertainty_m_per_yr), _fmt(c.lrr_m_per_yr),
-                     _fmt(c.lrr_r2), _fmt(c.lrr_se_m_per_yr), band])
+        band = (
+            "–"
+            if c.lrr_ci95_m_per_yr is None
+            else f"{c.lrr_ci95_m_per_yr[0]:.2f} … {c.lrr_ci95_m_per_yr[1]:.2f}"
+        )
+        rows.append(
+            [
+                str(c.transect),
+                str(c.n_shorelines),
+                _fmt(c.nsm_m),
+                _fmt(c.nsm_uncertainty_m),
+                _fmt(c.epr_m_per_yr),
+                _fmt(c.epr_uncertainty_m_per_yr),
+                _fmt(c.lrr_m_per_yr),
+                _fmt(c.lrr_r2),
+                _fmt(c.lrr_se_m_per_yr),
+                band,
+            ]
+        )
     return rows
 
 
@@ -188,16 +226,21 @@ def _png(fig: Figure) -> str:
 
 def _summary_lines(data: StationReportData, changes: Sequence[TransectChange]) -> list[str]:
     dated = data.dated
-    lines = [f"Station {data.name} ({data.slug}), coordinates EPSG:{data.epsg}, calibration "
-             f"{data.calibration_version or 'unknown'}.",
-             f"Photos: " + ", ".join(f"{k} {v}" for k, v in data.photo_counts.items() if v) + "." if any(
-                 data.photo_counts.values()) else "Photos: none yet.",
-             f"Shorelines: {len(data.shorelines)} ({len(dated)} dated)"
-             + (f", from {dated[0].taken_at:%Y-%m-%d} to {dated[-1].taken_at:%Y-%m-%d}." if dated else ".")]
+    lines = [
+        f"Station {data.name} ({data.slug}), coordinates EPSG:{data.epsg}, calibration "
+        f"{data.calibration_version or 'unknown'}.",
+        "Photos: " + ", ".join(f"{k} {v}" for k, v in data.photo_counts.items() if v) + "."
+        if any(data.photo_counts.values())
+        else "Photos: none yet.",
+        f"Shorelines: {len(data.shorelines)} ({len(dated)} dated)"
+        + (f", from {dated[0].taken_at:%Y-%m-%d} to {dated[-1].taken_at:%Y-%m-%d}." if dated else "."),
+    ]
     rated = [c for c in changes if c.epr_m_per_yr is not None]
     if rated:
-        lines.append(f"Rates on {len(rated)} transects; mean EPR {np.mean([c.epr_m_per_yr for c in rated]):.2f} m/yr "
-                     "(positive: seaward, accretion; negative: erosion).")
+        lines.append(
+            f"Rates on {len(rated)} transects; mean EPR {np.mean([c.epr_m_per_yr for c in rated]):.2f} m/yr "
+            "(positive: seaward, accretion; negative: erosion)."
+        )
     else:
         lines.append("Rates need two dated shorelines crossing the same transect: not available yet.")
     return lines
@@ -209,30 +252,35 @@ def render_html(data: StationReportData, changes: Sequence[TransectChange] | Non
     esc = html.escape
     rows = rate_rows(changes)
     table = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows)
-    flagged = "".join(f"<li>photo {pid} ({'?' if t is None else f'{t:%Y-%m-%d %H:%M} UTC'}): {esc(reason)}</li>"
-                      for pid, t, reason in data.flagged)
+    flagged = "".join(
+        f"<li>photo {pid} ({'?' if t is None else f'{t:%Y-%m-%d %H:%M} UTC'}): {esc(reason)}</li>"
+        for pid, t, reason in data.flagged
+    )
     summary = "".join(f"<p>{esc(line)}</p>" for line in _summary_lines(data, changes))
+    headers = "".join(f"<th>{esc(h)}</th>" for h in RATE_HEADERS)
     return f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Trait de côte — {esc(data.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}
-img{{max-width:100%}}table{{border-collapse:collapse;font-size:.85rem}}td,th{{border:1px solid #ccc;padding:.2rem .4rem;
-text-align:right}}</style></head><body>
+img{{max-width:100%}}table{{border-collapse:collapse;font-size:.85rem}}
+td,th{{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}}</style></head><body>
 <h1>Trait de côte — {esc(data.name)}</h1>
 {summary}
 <h2>Carte des traits de côte</h2><img alt="shorelines map" src="data:image/png;base64,{map_png}">
 <h2>Évolution par transect</h2><img alt="time series" src="data:image/png;base64,{series_png}">
 <h2>Taux d'évolution (DSAS)</h2>
-<p>NSM: net movement, EPR: end point rate (± from {DEFAULT_POSITION_UNCERTAINTY_M:g} m per shoreline), LRR: linear
-regression rate with R², standard error and 95 % band. Positive: seaward (accretion).</p>
-<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in RATE_HEADERS)}</tr></thead><tbody>{table}</tbody></table>
-<h2>Photos écartées</h2><ul>{flagged or '<li>aucune</li>'}</ul>
+<p>NSM: net movement, EPR: end point rate (± from {DEFAULT_POSITION_UNCERTAINTY_M:g} m per shoreline),
+LRR: linear regression rate with R², standard error and 95 % band. Positive: seaward (accretion).</p>
+<table><thead><tr>{headers}</tr></thead><tbody>{table}</tbody></table>
+<h2>Photos écartées</h2><ul>{flagged or "<li>aucune</li>"}</ul>
 </body></html>
 """
 
 
-def write_pdf(data: StationReportData, path: Path | BinaryIO, changes: Sequence[TransectChange] | None = None
-              ) -> Path | BinaryIO:
+def write_pdf(
+    data: StationReportData, path: Path | BinaryIO, changes: Sequence[TransectChange] | None = None
+) -> Path | BinaryIO:
     """The report as a PDF: a cover with the summary, the map, the time series, the rate table."""
     changes = compute_changes(data) if changes is None else changes
     with PdfPages(path) as pdf:
@@ -250,7 +298,9 @@ def write_pdf(data: StationReportData, path: Path | BinaryIO, changes: Sequence[
             ax = page.add_subplot()
             ax.axis("off")
             ax.set_title(f"Change rates (rows {start + 1}–{min(start + per_page, len(rows))} of {len(rows)})")
-            table = ax.table(cellText=rows[start:start + per_page], colLabels=RATE_HEADERS, loc="upper center")
+            table = ax.table(
+                cellText=rows[start : start + per_page], colLabels=RATE_HEADERS, loc="upper center"
+            )
             table.auto_set_font_size(False)
             table.set_fontsize(7)
             pdf.savefig(page)

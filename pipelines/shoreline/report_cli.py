@@ -16,7 +16,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     w.set_defaults(func=cmd_worker)
 
 
-def _engine():  # noqa: ANN202 - imported lazily
+def _engine():
     from vigie.settings import get_settings
     from vigie.store.db import make_engine
 
@@ -32,7 +32,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings, engine = _engine()
     try:
         with session_scope(engine) as session:
-            files = write_report(report_data(session, slug=args.station, media_dir=Path(settings.data_dir)), args.out)
+            files = write_report(
+                report_data(session, slug=args.station, media_dir=Path(settings.data_dir)), args.out
+            )
     finally:
         engine.dispose()
     print(f"{files.html}\n{files.pdf}")

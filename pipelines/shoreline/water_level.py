@@ -51,8 +51,9 @@ class WaterLevelSeries:
     max_gap: timedelta = DEFAULT_MAX_GAP
 
     @classmethod
-    def from_samples(cls, samples: Iterable[WaterLevelSample], *, max_gap: timedelta = DEFAULT_MAX_GAP
-                     ) -> WaterLevelSeries:
+    def from_samples(
+        cls, samples: Iterable[WaterLevelSample], *, max_gap: timedelta = DEFAULT_MAX_GAP
+    ) -> WaterLevelSeries:
         pairs = sorted((_aware(s.at, "water level time").timestamp(), float(s.level_m)) for s in samples)
         times = np.array([p[0] for p in pairs], dtype=float)
         levels = np.array([p[1] for p in pairs], dtype=float)
@@ -88,10 +89,13 @@ def _parse_time(text: str, where: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidInputError(f"{where}: time {text!r} is not ISO 8601 (e.g. 2024-01-02T07:20:00+00:00)"
-                                ) from exc
+        raise InvalidInputError(
+            f"{where}: time {text!r} is not ISO 8601 (e.g. 2024-01-02T07:20:00+00:00)"
+        ) from exc
     if value.tzinfo is None:
-        raise InvalidInputError(f"{where}: time {text!r} has no UTC offset; expected e.g. 2024-01-02T07:20:00Z")
+        raise InvalidInputError(
+            f"{where}: time {text!r} has no UTC offset; expected e.g. 2024-01-02T07:20:00Z"
+        )
     return value.astimezone(UTC)
 
 
@@ -149,9 +153,13 @@ class HarmonicTide:
         if (self.valid_from and at < self.valid_from) or (self.valid_to and at > self.valid_to):
             return None
         hours = (at - self.epoch).total_seconds() / 3600.0
-        return float(self.mean_level_m + sum(
-            c.amplitude_m * math.cos(math.radians(c.speed_deg_per_h * hours - c.phase_deg))
-            for c in self.constituents))
+        return float(
+            self.mean_level_m
+            + sum(
+                c.amplitude_m * math.cos(math.radians(c.speed_deg_per_h * hours - c.phase_deg))
+                for c in self.constituents
+            )
+        )
 
     @classmethod
     def from_mapping(cls, value: dict[str, Any], *, where: str = "tide") -> HarmonicTide:
@@ -159,26 +167,41 @@ class HarmonicTide:
         phase_deg, speed_deg_per_h}], valid_from?, valid_to?}."""
         try:
             constituents = tuple(
-                Constituent(name=str(c["name"]), amplitude_m=float(c["amplitude_m"]),
-                            phase_deg=float(c["phase_deg"]), speed_deg_per_h=float(c["speed_deg_per_h"]))
-                for c in value["constituents"])
+                Constituent(
+                    name=str(c["name"]),
+                    amplitude_m=float(c["amplitude_m"]),
+                    phase_deg=float(c["phase_deg"]),
+                    speed_deg_per_h=float(c["speed_deg_per_h"]),
+                )
+                for c in value["constituents"]
+            )
             epoch = _parse_time(str(value["epoch"]), where)
             mean = float(value.get("mean_level_m", 0.0))
         except KeyError as exc:
-            raise InvalidInputError(f"{where}: missing {exc.args[0]!r} (expected epoch, mean_level_m and "
-                                    "constituents of name, amplitude_m, phase_deg, speed_deg_per_h)") from exc
+            raise InvalidInputError(
+                f"{where}: missing {exc.args[0]!r} (expected epoch, mean_level_m and "
+                "constituents of name, amplitude_m, phase_deg, speed_deg_per_h)"
+            ) from exc
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where}: constituents must hold numbers ({exc})") from exc
         if not constituents:
             raise InvalidInputError(f"{where}: expected at least one constituent")
-        bounds = [None if value.get(k) is None else _parse_time(str(value[k]), where)
-                  for k in ("valid_from", "valid_to")]
-        return cls(epoch=epoch, mean_level_m=mean, constituents=constituents, valid_from=bounds[0],
-                   valid_to=bounds[1])
+        bounds = [
+            None if value.get(k) is None else _parse_time(str(value[k]), where)
+            for k in ("valid_from", "valid_to")
+        ]
+        return cls(
+            epoch=epoch,
+            mean_level_m=mean,
+            constituents=constituents,
+            valid_from=bounds[0],
+            valid_to=bounds[1],
+        )
 
 
-def water_level_at(at: datetime | None, *, series: WaterLevelSeries | None = None,
-                   tide: HarmonicTide | None = None) -> tuple[float | None, str | None]:
+def water_level_at(
+    at: datetime | None, *, series: WaterLevelSeries | None = None, tide: HarmonicTide | None = None
+) -> tuple[float | None, str | None]:
     """(level, source) at `at`: the measured series first, then the harmonic prediction; (None, None) when
     neither covers it (or the photo's time is unknown)."""
     if at is None:

@@ -27,8 +27,13 @@ def media_dir(settings: Settings) -> Path:
     return Path(settings.data_dir)
 
 
-def process_pending(*, engine: Engine, cache: StationCache, limit: int | None = None,
-                    stop_event: threading.Event | None = None) -> int:
+def process_pending(
+    *,
+    engine: Engine,
+    cache: StationCache,
+    limit: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
     """Process pending photos until none is left (or `limit`); returns how many were processed."""
     factory = make_sessionmaker(engine)
     done = 0
@@ -42,7 +47,7 @@ def process_pending(*, engine: Engine, cache: StationCache, limit: int | None = 
                 process_photo_row(session, photo=photo, cache=cache)
                 session.commit()
             # One catch-all per photo (the worker loop): a crash on one photo must not stop the others.
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 session.rollback()
                 log.exception("shoreline photo %s failed", photo_id)
                 failed = session.get(type(photo), photo_id)

@@ -211,3 +211,38 @@ def test_tracks_are_bounded(tmp_path):
     boxes = np.array([[i * 100.0, 0, i * 100.0 + 10, 10] for i in range(12)])
     confirmer.update("c", T0, boxes, np.full(12, 0.9), ["smoke"] * 12, image_width=1280, danger_level=3)
     assert len(confirmer.tracks("c")) == 5
+
+
+def test_new_alert_is_posted_to_the_webhooks_once(engine, site, tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+    got = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+            got.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ctx, _ = site["tour-nord"]
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        pipe = pipeline_for([[SMOKE]] * 5, tmp_path, danger_level=3, webhooks=[url])
+        run(engine, pipe, ctx, [0, 30, 60, 90, 120])
+        assert got.wait(10)
+        pipe.notifier.close()
+    finally:
+        server.shutdown()
+    (alert,) = alerts(engine)
+    assert len(received) == 1  # updates of the same alert are not announced again
+    assert received[0]["event"] == "alert.created"
+    assert received[0]["alert"]["public_id"] == alert.public_id

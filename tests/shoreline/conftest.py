@@ -20,8 +20,15 @@ TEST_SECRET = "shoreline-tests-secret-" + "k" * 32
 
 @pytest.fixture
 def api_settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, env="test", secret_key=TEST_SECRET, database_url=db_url,
-                    bootstrap_admin_token=None, data_dir=tmp_path / "data", samples_dir=None)
+    return Settings(
+        _env_file=None,
+        env="test",
+        secret_key=TEST_SECRET,
+        database_url=db_url,
+        bootstrap_admin_token=None,
+        data_dir=tmp_path / "data",
+        samples_dir=None,
+    )
 
 
 @pytest.fixture

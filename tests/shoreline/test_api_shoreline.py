@@ -29,21 +29,39 @@ def l93(dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
 def station_body(slug: str = "lacanau-nord", *, epsg: int = 2154, gcps: list | None = None) -> dict:
     cx, cy = l93()
     if gcps is None:
-        gcps = [{"name": f"g{i}", "x": l93(dx, dy)[0], "y": l93(dx, dy)[1], "z": z, "u": u, "v": v}
-                for i, (dx, dy, z, u, v) in enumerate([(-40, 120, 3.0, 300, 700), (30, 150, 2.5, 1300, 650),
-                                                      (80, 60, 4.0, 1800, 900), (-90, 40, 5.0, 150, 1000)])]
-    return {"site": "lacanau", "slug": slug, "name": "Lacanau nord", "epsg": epsg, "longitude": LON,
-            "latitude": LAT, "gcps": gcps,
-            "transects": [{"x0": cx + dx, "y0": cy + 20, "x1": cx + dx, "y1": cy + 300} for dx in (-50, 0, 50)],
-            "camera": {"x": cx, "y": cy, "z": 12.0, "azimuth_deg": 0.0, "tilt_deg": 75.0, "hfov_deg": 65.0},
-            "plan": {"x_min": cx - 200, "x_max": cx + 200, "y_min": cy, "y_max": cy + 400, "resolution_m": 1.0}}
+        gcps = [
+            {"name": f"g{i}", "x": l93(dx, dy)[0], "y": l93(dx, dy)[1], "z": z, "u": u, "v": v}
+            for i, (dx, dy, z, u, v) in enumerate(
+                [
+                    (-40, 120, 3.0, 300, 700),
+                    (30, 150, 2.5, 1300, 650),
+                    (80, 60, 4.0, 1800, 900),
+                    (-90, 40, 5.0, 150, 1000),
+                ]
+            )
+        ]
+    return {
+        "site": "lacanau",
+        "slug": slug,
+        "name": "Lacanau nord",
+        "epsg": epsg,
+        "longitude": LON,
+        "latitude": LAT,
+        "gcps": gcps,
+        "transects": [{"x0": cx + dx, "y0": cy + 20, "x1": cx + dx, "y1": cy + 300} for dx in (-50, 0, 50)],
+        "camera": {"x": cx, "y": cy, "z": 12.0, "azimuth_deg": 0.0, "tilt_deg": 75.0, "hfov_deg": 65.0},
+        "plan": {"x_min": cx - 200, "x_max": cx + 200, "y_min": cy, "y_max": cy + 400, "resolution_m": 1.0},
+    }
 
 
 @pytest.fixture
 def coastal(client, auth):
     headers = auth("coastal")
-    site = client.post("/api/v1/sites", json={"slug": "lacanau", "name": "Lacanau", "kind": "shoreline",
-                                               "timezone": "Europe/Paris"}, headers=auth("admin"))
+    site = client.post(
+        "/api/v1/sites",
+        json={"slug": "lacanau", "name": "Lacanau", "kind": "shoreline", "timezone": "Europe/Paris"},
+        headers=auth("admin"),
+    )
     assert site.status_code == 201, site.text
     return headers
 
@@ -75,14 +93,19 @@ def beach_photo(seed: int = 0, *, brightness: float = 1.0) -> np.ndarray:
 
 
 def upload(client, data: bytes, slug: str = "lacanau-nord", name: str = "photo.jpg", **form):
-    return client.post(f"/api/v1/shoreline/stations/{slug}/photos?process=false",
-                       files={"photo": (name, data, "image/jpeg")}, data=form)
+    return client.post(
+        f"/api/v1/shoreline/stations/{slug}/photos?process=false",
+        files={"photo": (name, data, "image/jpeg")},
+        data=form,
+    )
 
 
 def test_station_crud_needs_the_coastal_role(client, coastal, auth, media):
     assert client.post("/api/v1/shoreline/stations", json=station_body()).status_code == 401
-    assert client.post("/api/v1/shoreline/stations", json=station_body(),
-                       headers=auth("operator")).status_code == 403
+    assert (
+        client.post("/api/v1/shoreline/stations", json=station_body(), headers=auth("operator")).status_code
+        == 403
+    )
     created = client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -92,11 +115,19 @@ def test_station_crud_needs_the_coastal_role(client, coastal, auth, media):
     version = body["calibration_version"]
     again = client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal)
     assert again.status_code == 409
-    patched = client.patch("/api/v1/shoreline/stations/lacanau-nord", json={"name": "Nord", "transects": [
-        {"x0": l93()[0], "y0": l93()[1] + 10, "x1": l93()[0], "y1": l93()[1] + 200}]}, headers=coastal)
+    patched = client.patch(
+        "/api/v1/shoreline/stations/lacanau-nord",
+        json={
+            "name": "Nord",
+            "transects": [{"x0": l93()[0], "y0": l93()[1] + 10, "x1": l93()[0], "y1": l93()[1] + 200}],
+        },
+        headers=coastal,
+    )
     assert patched.status_code == 200 and patched.json()["name"] == "Nord"
     assert patched.json()["calibration_version"] != version
-    assert [s["slug"] for s in client.get("/api/v1/shoreline/stations", headers=coastal).json()] == ["lacanau-nord"]
+    assert [s["slug"] for s in client.get("/api/v1/shoreline/stations", headers=coastal).json()] == [
+        "lacanau-nord"
+    ]
     assert client.delete("/api/v1/shoreline/stations/lacanau-nord", headers=coastal).status_code == 204
     assert client.get("/api/v1/shoreline/stations/lacanau-nord", headers=coastal).status_code == 404
 
@@ -170,8 +201,10 @@ def test_uploads_are_rate_limited_per_client(client, coastal, media):
 
 def test_background_processing_records_why_a_photo_failed(client, coastal, media):
     assert client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal).status_code == 201
-    response = client.post("/api/v1/shoreline/stations/lacanau-nord/photos",
-                           files={"photo": ("p.jpg", jpeg(beach_photo(6)), "image/jpeg")})
+    response = client.post(
+        "/api/v1/shoreline/stations/lacanau-nord/photos",
+        files={"photo": ("p.jpg", jpeg(beach_photo(6)), "image/jpeg")},
+    )
     assert response.status_code == 202
     # TestClient runs background tasks before returning: the photo was processed (and failed: no reference).
     photo = client.get(f"/api/v1/shoreline/photos/{response.json()['id']}").json()
@@ -181,12 +214,18 @@ def test_background_processing_records_why_a_photo_failed(client, coastal, media
 def test_water_levels_import(client, coastal):
     assert client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal).status_code == 201
     csv_text = "time,level_m\n2026-05-01T12:00:00Z,0.4\n2026-05-01T12:10:00Z,0.5\n"
-    r = client.post("/api/v1/shoreline/stations/lacanau-nord/water-levels",
-                    files={"file": ("tide.csv", csv_text, "text/csv")}, headers=coastal)
+    r = client.post(
+        "/api/v1/shoreline/stations/lacanau-nord/water-levels",
+        files={"file": ("tide.csv", csv_text, "text/csv")},
+        headers=coastal,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["imported"] == 2
-    bad = client.post("/api/v1/shoreline/stations/lacanau-nord/water-levels",
-                      files={"file": ("tide.csv", "2026-05-01T12:00:00,0.4\n", "text/csv")}, headers=coastal)
+    bad = client.post(
+        "/api/v1/shoreline/stations/lacanau-nord/water-levels",
+        files={"file": ("tide.csv", "2026-05-01T12:00:00,0.4\n", "text/csv")},
+        headers=coastal,
+    )
     assert bad.status_code == 422 and "offset" in bad.json()["detail"]
 
 
@@ -197,28 +236,57 @@ def test_exports_in_wgs84_and_lambert93_and_reports(client, coastal, media, engi
     with make_sessionmaker(engine)() as session:
         photo = session.get(ShorelinePhoto, photo_id)
         photo.status = PhotoStatus.PROCESSED
-        session.add(Shoreline(photo_id=photo_id, station_id=photo.station_id, geometry=LineString(line),
-                              water_level_m=0.4, point_confidence=[0.9, 0.8, 0.7], method="test",
-                              model_name="test", model_version="0", calibration_version="c1",
-                              transect_distances=[100.0, 110.0, None]))
+        session.add(
+            Shoreline(
+                photo_id=photo_id,
+                station_id=photo.station_id,
+                geometry=LineString(line),
+                water_level_m=0.4,
+                point_confidence=[0.9, 0.8, 0.7],
+                method="test",
+                model_name="test",
+                model_version="0",
+                calibration_version="c1",
+                transect_distances=[100.0, 110.0, None],
+            )
+        )
         session.commit()
     wgs = client.get("/api/v1/shoreline/stations/lacanau-nord/shorelines.geojson", headers=coastal)
     assert wgs.status_code == 200 and wgs.headers["content-type"].startswith("application/geo+json")
     feature = wgs.json()["features"][0]
     assert feature["geometry"]["coordinates"][1] == pytest.approx([LON, LAT + 0.0012])
     assert feature["properties"]["water_level_m"] == 0.4
-    lam = client.get("/api/v1/shoreline/stations/lacanau-nord/shorelines.geojson?crs=EPSG:2154", headers=coastal)
+    lam = client.get(
+        "/api/v1/shoreline/stations/lacanau-nord/shorelines.geojson?crs=EPSG:2154", headers=coastal
+    )
     x, y = to_projected(LON, LAT + 0.0012, 2154)
-    assert lam.json()["features"][0]["geometry"]["coordinates"][1] == pytest.approx([float(x), float(y)], abs=0.01)
+    assert lam.json()["features"][0]["geometry"]["coordinates"][1] == pytest.approx(
+        [float(x), float(y)], abs=0.01
+    )
     assert lam.json()["crs"]["properties"]["name"].endswith("2154")
-    rows = list(csv.DictReader(io.StringIO(client.get(
-        "/api/v1/shoreline/stations/lacanau-nord/shorelines.csv?crs=2154", headers=coastal).text)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(
+                    "/api/v1/shoreline/stations/lacanau-nord/shorelines.csv?crs=2154", headers=coastal
+                ).text
+            )
+        )
+    )
     assert len(rows) == 3 and float(rows[1]["x"]) == pytest.approx(float(x), abs=0.01)
     assert rows[2]["confidence"] == "0.7"
-    assert client.get("/api/v1/shoreline/stations/lacanau-nord/shorelines.csv?crs=abc",
-                      headers=coastal).status_code == 422
+    assert (
+        client.get(
+            "/api/v1/shoreline/stations/lacanau-nord/shorelines.csv?crs=abc", headers=coastal
+        ).status_code
+        == 422
+    )
     report = client.get("/api/v1/shoreline/stations/lacanau-nord/report.html", headers=coastal)
-    assert report.status_code == 200 and "Lacanau nord" in report.text and "data:image/png;base64," in report.text
+    assert (
+        report.status_code == 200
+        and "Lacanau nord" in report.text
+        and "data:image/png;base64," in report.text
+    )
     pdf = client.get("/api/v1/shoreline/stations/lacanau-nord/report.pdf", headers=coastal)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get("/api/v1/shoreline/stations/lacanau-nord/report.pdf").status_code == 401

@@ -21,14 +21,22 @@ from vigie.store.models import PhotoStatus, Shoreline, ShorelinePhoto
 
 
 @pytest.mark.slow
-def test_real_photo_through_the_api_to_a_georeferenced_shoreline_and_report(client, auth, engine, api_settings,
-                                                                            manly_dir):
+def test_real_photo_through_the_api_to_a_georeferenced_shoreline_and_report(
+    client, auth, engine, api_settings, manly_dir
+):
     with make_sessionmaker(engine)() as session:
-        create_site(session, data=SiteCreate(slug="manly-beach", name="Manly", kind="shoreline",
-                                             timezone="Australia/Sydney"))
-        shoreline_stations.station_from_geometry(session, geometry=load_manly_station(manly_dir),
-                                                 site_slug="manly-beach", slug="manly", name="Manly CoastSnap",
-                                                 media_dir=api_settings.data_dir)
+        create_site(
+            session,
+            data=SiteCreate(slug="manly-beach", name="Manly", kind="shoreline", timezone="Australia/Sydney"),
+        )
+        shoreline_stations.station_from_geometry(
+            session,
+            geometry=load_manly_station(manly_dir),
+            site_slug="manly-beach",
+            slug="manly",
+            name="Manly CoastSnap",
+            media_dir=api_settings.data_dir,
+        )
         session.commit()
     coastal = auth("coastal")
     data = (manly_dir / SNAP).read_bytes()
@@ -36,12 +44,16 @@ def test_real_photo_through_the_api_to_a_georeferenced_shoreline_and_report(clie
     assert source == "filename"
     level = coastsnap_water_level(manly_dir / SOLVED)
     rows = "".join(f"{(taken + timedelta(minutes=m)).isoformat()},{level}\n" for m in (-10, 10))
-    imported = client.post("/api/v1/shoreline/stations/manly/water-levels",
-                           files={"file": ("tide.csv", "time,level_m\n" + rows, "text/csv")}, headers=coastal)
+    imported = client.post(
+        "/api/v1/shoreline/stations/manly/water-levels",
+        files={"file": ("tide.csv", "time,level_m\n" + rows, "text/csv")},
+        headers=coastal,
+    )
     assert imported.status_code == 200, imported.text
 
-    response = client.post("/api/v1/shoreline/stations/manly/photos",
-                           files={"photo": (SNAP, data, "image/jpeg")})
+    response = client.post(
+        "/api/v1/shoreline/stations/manly/photos", files={"photo": (SNAP, data, "image/jpeg")}
+    )
     assert response.status_code == 202, response.text
     photo = client.get(f"/api/v1/shoreline/photos/{response.json()['id']}").json()
     assert photo["status"] == "processed", photo
@@ -59,15 +71,24 @@ def test_real_photo_through_the_api_to_a_georeferenced_shoreline_and_report(clie
     assert np.abs(lonlat[:, 0] - 151.2907).max() < 0.015 and np.abs(lonlat[:, 1] + 33.7997).max() < 0.015
     # Compared with CoastSnap's own mapped shoreline of the station (local frame: + origin = EPSG:28356).
     station = load_manly_station(manly_dir)
-    mapped = station.local_to_world(np.asarray(loadmat(
-        manly_dir / "reference-shoreline" / "Edit_Shoreline_Python.mat", squeeze_me=True)["sl_xyz"])[:, :2])
+    mapped = station.local_to_world(
+        np.asarray(
+            loadmat(manly_dir / "reference-shoreline" / "Edit_Shoreline_Python.mat", squeeze_me=True)[
+                "sl_xyz"
+            ]
+        )[:, :2]
+    )
     x, y = to_projected(lonlat[:, 0], lonlat[:, 1], 28356)
     reference = LineString(mapped)
     distances = np.array([reference.distance(Point(a, b)) for a, b in zip(x, y, strict=True)])
     assert np.median(distances) < 25.0, np.median(distances)
 
-    geojson = client.get("/api/v1/shoreline/stations/manly/shorelines.geojson?crs=28356", headers=coastal).json()
+    geojson = client.get(
+        "/api/v1/shoreline/stations/manly/shorelines.geojson?crs=28356", headers=coastal
+    ).json()
     assert len(geojson["features"]) == 1
-    assert geojson["features"][0]["geometry"]["coordinates"][0] == pytest.approx([float(x[0]), float(y[0])], abs=0.01)
+    assert geojson["features"][0]["geometry"]["coordinates"][0] == pytest.approx(
+        [float(x[0]), float(y[0])], abs=0.01
+    )
     report = client.get("/api/v1/shoreline/stations/manly/report.html", headers=coastal)
     assert report.status_code == 200 and "Shorelines: 1 (1 dated)" in report.text

@@ -22,7 +22,8 @@ T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 def series(*pairs: tuple[float, float], max_gap_h: float = 1.0) -> WaterLevelSeries:
     return WaterLevelSeries.from_samples(
-        [WaterLevelSample(T0 + timedelta(minutes=m), v) for m, v in pairs], max_gap=timedelta(hours=max_gap_h))
+        [WaterLevelSample(T0 + timedelta(minutes=m), v) for m, v in pairs], max_gap=timedelta(hours=max_gap_h)
+    )
 
 
 def test_linear_interpolation_between_samples():
@@ -55,12 +56,15 @@ def test_csv_parsing_with_header_comments_and_semicolons():
     assert french[0].level_m == 1.25
 
 
-@pytest.mark.parametrize("text, match", [
-    ("2026-05-01T12:00:00,0.5\n", "no UTC offset"),
-    ("2026-05-01T12:00:00Z,high\n2026-05-01T13:00:00Z,x\n", "not a number"),
-    ("yesterday,0.5\n", "not ISO 8601"),
-    ("time,level\n", "no `time,level_m` rows"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("2026-05-01T12:00:00,0.5\n", "no UTC offset"),
+        ("2026-05-01T12:00:00Z,high\n2026-05-01T13:00:00Z,x\n", "not a number"),
+        ("yesterday,0.5\n", "not ISO 8601"),
+        ("time,level\n", "no `time,level_m` rows"),
+    ],
+)
 def test_csv_errors_name_the_line(text, match):
     with pytest.raises(InvalidInputError, match=match):
         parse_water_level_csv(text)
@@ -80,10 +84,16 @@ def test_harmonic_sum_of_constituents():
 
 
 def test_harmonic_from_mapping_and_validity_window():
-    tide = HarmonicTide.from_mapping({"epoch": "2026-05-01T12:00:00Z", "mean_level_m": 0.2,
-                                      "valid_to": "2026-06-01T00:00:00Z",
-                                      "constituents": [{"name": "M2", "amplitude_m": 1.0, "phase_deg": 0,
-                                                        "speed_deg_per_h": 28.9841042}]})
+    tide = HarmonicTide.from_mapping(
+        {
+            "epoch": "2026-05-01T12:00:00Z",
+            "mean_level_m": 0.2,
+            "valid_to": "2026-06-01T00:00:00Z",
+            "constituents": [
+                {"name": "M2", "amplitude_m": 1.0, "phase_deg": 0, "speed_deg_per_h": 28.9841042}
+            ],
+        }
+    )
     assert tide.level_at(T0) == pytest.approx(1.2)
     assert tide.level_at(datetime(2026, 7, 1, tzinfo=UTC)) is None
     with pytest.raises(InvalidInputError, match="missing 'constituents'"):

@@ -54,6 +54,7 @@ form.addEventListener("submit", async (event) => {
     if (response.ok) {
       show("Photo reçue, merci ! Elle sera analysée dans quelques minutes.", "ok");
       form.reset();
+      document.getElementById("file-name").textContent = "Aucune photo choisie.";
     } else {
       const text = MESSAGES[payload.error] || "La photo a été refusée.";
       show(`${text} (${payload.detail || response.status})`, "error");

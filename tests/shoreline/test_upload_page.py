@@ -1,0 +1,109 @@
+"""The citizens' upload page in headless Chromium: a real beach photo is accepted, a non-image is refused
+with its reason, both in French."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vigie.api.app import create_app
+from vigie.pipelines.shoreline.demo import SNAP
+from vigie.services.schemas import SiteCreate
+from vigie.services.shoreline_schemas import StationCreate
+from vigie.services.shoreline_stations import create_station
+from vigie.services.sites import create_site
+from vigie.settings import Settings
+from vigie.store.db import make_engine, make_sessionmaker, upgrade
+from vigie.store.models import ShorelinePhoto
+
+from .test_api_shoreline import station_body
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    import uvicorn
+
+    url = f"sqlite:///{(tmp_path / 'vigie.db').as_posix()}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        create_site(session, data=SiteCreate(slug="lacanau", name="Lacanau", kind="shoreline"))
+        create_station(session, data=StationCreate(**station_body()))
+        session.commit()
+    settings = Settings(_env_file=None, env="test", database_url=url, data_dir=tmp_path, samples_dir=None)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning", log_config=None
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}", url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+def test_upload_a_real_photo_then_a_non_image(served, manly_dir, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base, url = served
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("ceci n'est pas une photo")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+            page.goto(f"{base}/shoreline/upload/lacanau-nord")
+            assert page.get_attribute("#photo", "accept") == "image/*"
+            assert page.get_attribute("#photo", "capture") is not None
+            page.set_input_files("#photo", str(manly_dir / SNAP))
+            page.click("#send")
+            page.wait_for_selector("#message.ok", timeout=30_000)
+            assert "Photo reçue" in page.inner_text("#message")
+            page.screenshot(path=str(tmp_path / "upload-ok.png"))
+            page.set_input_files("#photo", str(text_file))
+            page.click("#send")
+            page.wait_for_selector("#message.error", timeout=30_000)
+            assert "n'est pas une photo" in page.inner_text("#message")
+        finally:
+            browser.close()
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        photos = session.query(ShorelinePhoto).all()
+        assert len(photos) == 1 and photos[0].quality["filename"] == SNAP
+    engine.dispose()
