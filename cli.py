@@ -23,6 +23,7 @@ from vigie.pipelines.fire.export_cli import add_export_commands as add_fire_expo
 from vigie.pipelines.lapi.cli import add_commands as add_lapi_plates
 from vigie.pipelines.lapi.park_cli import add_commands as add_lapi_parking
 from vigie.pipelines.shoreline.cli import add_commands as add_shoreline
+from vigie.pipelines.shoreline.report_cli import add_commands as add_shoreline_reports
 from vigie.pipelines.traffic.cli import add_commands as add_traffic
 from vigie.pipelines.traffic.export_cli import add_export_commands as add_traffic_exports
 from vigie.settings import Settings, get_settings
@@ -30,7 +31,14 @@ from vigie.settings import Settings, get_settings
 log = logging.getLogger("vigie.cli")
 
 # Each adds its subcommands to the `vigie` parser; they import their heavy modules only when run.
-PIPELINE_COMMANDS = (add_fire, add_traffic, add_lapi_plates, add_lapi_parking, add_shoreline)
+PIPELINE_COMMANDS = (
+    add_fire,
+    add_traffic,
+    add_lapi_plates,
+    add_lapi_parking,
+    add_shoreline,
+    add_shoreline_reports,
+)
 
 # Exit codes: scripts and systemd units can tell a bad input from a missing model from a crash.
 EXIT_CODES: list[tuple[type[VigieError], int]] = [

@@ -19,6 +19,7 @@ from vigie.pipelines.detect import DetectPipelineConfig, build_detect_pipeline
 from vigie.pipelines.fire.demo import run_demo as run_fire_demo
 from vigie.pipelines.lapi.demo import run_demo as run_lapi_demo
 from vigie.pipelines.runner import CameraFeed, Worker
+from vigie.pipelines.shoreline.demo import run_demo as run_shoreline_demo
 from vigie.pipelines.traffic.demo import run_demo as run_traffic_demo
 from vigie.services.schemas import SiteCreate
 from vigie.settings import Settings
@@ -30,7 +31,7 @@ from vigie.vision.source_config import FileSourceConfig, ImagesSourceConfig, Sou
 
 log = logging.getLogger("vigie.demo")
 
-PIPELINE_DEMOS = (run_fire_demo, run_traffic_demo, run_lapi_demo)
+PIPELINE_DEMOS = (run_fire_demo, run_traffic_demo, run_lapi_demo, run_shoreline_demo)
 
 OPENCV_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 DEMO_TOKEN = "vigie-demo-admin-token"  # development only: the demo refuses to run in production
