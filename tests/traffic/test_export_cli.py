@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from vigie.errors import ConfigError, InvalidInputError, NotFoundError
 from vigie.cli import build_parser
+from vigie.errors import ConfigError, InvalidInputError, NotFoundError
 from vigie.store.db import make_engine, make_sessionmaker, upgrade
 from vigie.store.models import Camera, CameraRole, Site, SiteKind
 from vigie.store.upsert import upsert_count_bins
