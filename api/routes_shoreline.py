@@ -33,7 +33,7 @@ from vigie.services.shoreline_schemas import (
     WaterLevelsImported,
 )
 from vigie.services.tokens import Principal, Role
-from vigie.store.models import ShorelinePhoto
+from vigie.store.models import PhotoStatus, ShorelinePhoto
 
 router = APIRouter(tags=["shoreline"])
 pages = APIRouter(include_in_schema=False)
@@ -185,6 +185,9 @@ def _photo_read(photo: ShorelinePhoto, slug: str) -> PhotoRead:
         water_level_m=photo.water_level_m,
         reprojection_rms_px=photo.reprojection_rms_px,
         reason=photo.reject_reason,
+        reason_code=None
+        if photo.status != PhotoStatus.FLAGGED
+        else (photo.details or {}).get("reason_code") or shoreline_photos.flag_code(photo.reject_reason),
     )
 
 

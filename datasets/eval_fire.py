@@ -9,6 +9,9 @@
    (confirmation included); negative sequences → false alerts per camera-hour.
 3. throughput: per-frame cost of the pipeline's detector, torch vs ONNX, 1x1 and 2x1 tiling → cameras
    one worker sustains at one frame per 10 s per camera.
+4. small: distant plumes — the real plume composited at small scales into 1920x1080 frames (the lookout
+   background upscaled), per-frame recall and false positives of 1x1 at 640, 1x1 at 1280 and tiled grids
+   at 640, with the detector's ms per frame for each.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from vigie.datasets.metrics import image_precision_recall, precision_recall
 from vigie.datasets.yolo import load_yolo, read_yolo_names
 from vigie.errors import InvalidInputError
 from vigie.pipelines.base import CameraContext
-from vigie.pipelines.fire.composite import BACKGROUND_VIDEO, Plume, read_video, synthetic_sequence
+from vigie.pipelines.fire.composite import (
+    BACKGROUND_VIDEO,
+    Plume,
+    composite,
+    read_video,
+    synthetic_sequence,
+)
 from vigie.pipelines.fire.config import FirePipelineConfig, TilingConfig
 from vigie.pipelines.fire.geometry import CameraGeometry
 from vigie.pipelines.fire.pipeline import FirePipeline
@@ -97,6 +106,10 @@ def eval_images(detector: Detector, data: Path, min_confidence: float) -> list[s
 
 def _pct(value: float) -> str:
     return "n/a" if value != value else f"{100 * value:.0f} %"
+
+
+def _ratio(hits: int, total: int) -> str:
+    return f"{_pct(hits / total) if total else 'n/a'} ({hits}/{total})"
 
 
 # --- 2. composited sequences ----------------------------------------------------------------------------
@@ -221,6 +234,127 @@ def eval_sequences(detector: Detector, data: Path, frames: int, negative_frames:
     return rows
 
 
+# --- 4. small distant plumes in 1920x1080 frames ------------------------------------------------------
+
+FULL_HD = (1920, 1080)
+# Plume bases (1920x1080 pixels) on the distant ridges and valley floor, left, centre (in the 2x1 tile
+# overlap) and right; plume video frames from a young to a fully grown plume.
+SMALL_BASES = ((420.0, 470.0), (960.0, 520.0), (1450.0, 560.0))
+SMALL_PLUME_FRAMES = (60, 100, 140, 179)
+SMALL_SCALES = (0.06, 0.1, 0.15, 0.25)
+SMALL_VARIANTS = ("1x1@640", "1x1@1280", "2x1@640", "2x2@640", "3x2@640")
+
+
+@dataclass(frozen=True, slots=True)
+class SmallFrame:
+    image: np.ndarray
+    scale: float | None  # None: a negative frame
+    box: tuple[float, float, float, float] | None
+
+
+def small_plume_frames(data: Path, scales: Sequence[float]) -> list[SmallFrame]:
+    """Positive frames (each scale x base x plume stage, on varying backgrounds) and the negatives."""
+    import cv2
+
+    folder = data / "smoke" / "pyronear-synthetic"
+    plume = Plume.load(folder)
+    backgrounds = [
+        cv2.resize(bg, FULL_HD, interpolation=cv2.INTER_CUBIC) for bg in read_video(folder / BACKGROUND_VIDEO)
+    ]
+    frames = []
+    n = 0
+    for scale in scales:
+        for base_x, base_y in SMALL_BASES:
+            for k in SMALL_PLUME_FRAMES:
+                bg = backgrounds[n % len(backgrounds)]
+                n += 1
+                image, box = composite(bg, plume, k, base_x=base_x, base_y=base_y, scale=scale)
+                if box is not None:
+                    frames.append(SmallFrame(image=image, scale=scale, box=box))
+    frames += [SmallFrame(image=bg, scale=None, box=None) for bg in backgrounds]
+    return frames
+
+
+def matches_plume(xyxy: np.ndarray, truth: tuple[float, float, float, float]) -> np.ndarray:
+    """Boxes on the plume: IoU > 0.1 with its box, or centre inside it (a tiny plume's box is loose)."""
+    t = np.array(truth, dtype=np.float32)
+    if not len(xyxy):
+        return np.zeros(0, dtype=bool)
+    iou = box_iou(xyxy, t)[:, 0]
+    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2
+    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2
+    inside = (cx >= t[0]) & (cx <= t[2]) & (cy >= t[1]) & (cy <= t[3])
+    return (iou > 0.1) | inside
+
+
+def eval_small(
+    data: Path,
+    weights_dir: Path | None,
+    min_confidence: float,
+    variants: Sequence[str] = SMALL_VARIANTS,
+    scales: Sequence[float] = SMALL_SCALES,
+) -> list[str]:
+    frames = small_plume_frames(data, scales)
+    positives = [f for f in frames if f.box is not None]
+    negatives = [f for f in frames if f.box is None]
+    sizes = {
+        s: statistics.median(
+            [f.box[3] - f.box[1] for f in positives if f.scale == s]  # type: ignore[index]
+        )
+        for s in scales
+    }
+    detectors: dict[int, Detector] = {}
+    rows = [
+        "| tiling @ input | passes / frame | "
+        + " | ".join(f"recall, scale {s} (plume ~{sizes[s]:.0f} px tall)" for s in scales)
+        + " | recall, all | false boxes / positive frame | false boxes / negative frame | ms / frame |",
+        "|---|---|" + "---|" * len(scales) + "---|---|---|---|",
+    ]
+    for variant in variants:
+        grid, imgsz = variant.split("@")
+        if int(imgsz) not in detectors:
+            detectors[int(imgsz)] = build_detector(
+                UltralyticsDetectorConfig(model=MODEL, imgsz=int(imgsz), device="cpu", conf=0.15),
+                weights_dir=weights_dir,
+            )
+        detector = detectors[int(imgsz)]
+        tiling = TilingConfig(grid=grid)
+        smoke_ids = [i for i, n in detector.names.items() if n in ("smoke", "fire")]
+        detect_tiled(detector, frames[0].image, tiling)  # warm-up
+        hits: dict[float, list[bool]] = {s: [] for s in scales}
+        false_pos = {"pos": 0, "neg": 0}
+        times = []
+        passes = 1
+        for f in tqdm(frames, desc=f"small plumes {variant}", unit="frame"):
+            t = time.perf_counter()
+            dets = detect_tiled(detector, f.image, tiling)
+            times.append(time.perf_counter() - t)
+            passes = int(dets.metadata.get("tiles", 1))
+            keep = np.isin(dets.class_id, smoke_ids) & (dets.confidence >= min_confidence)
+            xyxy = dets.xyxy[keep]
+            if f.box is None:
+                false_pos["neg"] += len(xyxy)
+                continue
+            on = matches_plume(xyxy, f.box)
+            hits[f.scale].append(bool(on.any()))  # type: ignore[index]
+            false_pos["pos"] += int((~on).sum())
+        found = sum(sum(h) for h in hits.values())
+        rows.append(
+            f"| {grid} @ {imgsz} | {passes} | "
+            + " | ".join(_ratio(sum(hits[s]), len(hits[s])) for s in scales)
+            + f" | {_ratio(found, len(positives))} "
+            f"| {false_pos['pos'] / len(positives):.2f} | {false_pos['neg'] / len(negatives):.2f} "
+            f"| {1000 * statistics.median(times):.0f} |"
+        )
+    rows.append("")
+    rows.append(
+        f"{len(positives)} positive frames ({len(SMALL_BASES)} plume bases x {len(SMALL_PLUME_FRAMES)} plume "
+        f"stages per scale, varying backgrounds) and {len(negatives)} negative frames, 1920x1080; "
+        f"boxes counted at confidence >= {min_confidence}."
+    )
+    return rows
+
+
 # --- 3. throughput --------------------------------------------------------------------------------------
 
 
@@ -268,13 +402,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--negative-frames", type=int, default=360, help="360 = one camera-hour")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--weights-dir", type=Path, default=None)
+    parser.add_argument(
+        "--small-variants",
+        default=",".join(SMALL_VARIANTS),
+        help="small part: GRIDxROWS@IMGSZ list (e.g. 1x1@640,2x1@640)",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "smoke").is_dir():
         raise InvalidInputError(f"--data {args.data}: expected the shared datasets folder (with smoke/)")
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"images", "sequences", "throughput"}
+    unknown = parts - {"images", "sequences", "throughput", "small"}
     if unknown:
-        raise InvalidInputError(f"--parts: unknown {sorted(unknown)}; expected images, sequences, throughput")
+        raise InvalidInputError(
+            f"--parts: unknown {sorted(unknown)}; expected images, sequences, throughput, small"
+        )
+    variants = [v.strip() for v in args.small_variants.split(",") if v.strip()]
+    for v in variants:
+        grid, _, imgsz = v.partition("@")
+        if grid not in ("1x1", "2x1", "2x2", "3x2") or not imgsz.isdigit():
+            raise InvalidInputError(f"--small-variants {v!r}: expected GRID@IMGSZ, e.g. 2x1@640")
     print(
         f"# eval_fire — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {platform.machine()}, {os.cpu_count()} cores"
     )
@@ -291,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + "\n".join(eval_sequences(detector, args.data, args.frames, args.negative_frames)))
     if "throughput" in parts:
         print("\n" + "\n".join(eval_throughput(args.data, args.repeats, args.weights_dir)))
+    if "small" in parts:
+        print("\n" + "\n".join(eval_small(args.data, args.weights_dir, args.min_confidence, variants)))
     return 0
 
 

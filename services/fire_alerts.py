@@ -49,6 +49,10 @@ LEGAL_TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
 # Operator labels that make an alert usable as training data (see services/fire_export.py).
 LABEL_STATUSES = (AlertStatus.CONFIRMED, AlertStatus.FALSE_ALARM)
 BEARING_KEYS = ("camera_id", "azimuth_deg")
+# A camera that saw the event but gives no direction: its bearing is {azimuth_deg: None, reason: ...}.
+NO_HEADING = "camera has no heading"
+NO_FIELD_OF_VIEW = "camera has no field of view"
+MAX_REASON_CHARS = 200
 
 
 @dataclass(kw_only=True)
@@ -57,7 +61,9 @@ class AlertDraft:
 
     `public_id` identifies the event: drafts with the same id are merged into one alert. Positions are
     WGS84: `location` is (longitude, latitude), `uncertainty` a shapely Polygon in lon/lat. Each bearing is
-    a dict {camera_id, camera, azimuth_deg, left_deg, right_deg, range_m, seen_at}; `frame_path` is a JPEG
+    a dict {camera_id, camera, azimuth_deg, left_deg, right_deg, range_m, seen_at}, or, for a camera that
+    cannot give a direction (no heading), {camera_id, camera, azimuth_deg: None, reason, seen_at} with the
+    reason in words (`NO_HEADING`, `NO_FIELD_OF_VIEW`); `frame_path` is a JPEG
     path relative to `settings.data_dir` and `frame_box` the [x1, y1, x2, y2] pixel box in it.
     """
 
@@ -123,13 +129,43 @@ def _check_draft(draft: AlertDraft) -> tuple[AlertKind, datetime, datetime]:
                 f"{what}: frame_path {draft.frame_path!r}: expected a path relative to the data directory"
             )
     for bearing in draft.bearings:
-        if not isinstance(bearing, dict) or any(key not in bearing for key in BEARING_KEYS):
-            raise InvalidInputError(
-                f"{what}: bearing {bearing!r}: expected a dict with {', '.join(BEARING_KEYS)}"
-            )
-        if not math.isfinite(float(bearing["azimuth_deg"])):
-            raise InvalidInputError(f"{what}: bearing azimuth {bearing['azimuth_deg']!r}: expected degrees")
+        _check_bearing(bearing, what)
     return kind, first, last
+
+
+def has_azimuth(bearing: dict[str, Any]) -> bool:
+    """True when a stored bearing gives a direction (False for a camera without heading)."""
+    return bearing.get("azimuth_deg") is not None
+
+
+def _check_bearing(bearing: Any, what: str) -> None:
+    """A bearing has a finite azimuth, or `azimuth_deg: None` with the `reason` it is unknown."""
+    if not isinstance(bearing, dict) or any(key not in bearing for key in BEARING_KEYS):
+        keys = ", ".join(BEARING_KEYS)
+        raise InvalidInputError(f"{what}: bearing {bearing!r}: expected a dict with {keys}")
+    azimuth = bearing["azimuth_deg"]
+    if azimuth is None:
+        reason = bearing.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+            raise InvalidInputError(
+                f"{what}: bearing of camera {bearing['camera_id']} has no azimuth: expected a 'reason' "
+                f"(1 to {MAX_REASON_CHARS} characters, e.g. {NO_HEADING!r}), got {reason!r}"
+            )
+        edges = {k: bearing.get(k) for k in ("left_deg", "right_deg") if bearing.get(k) is not None}
+        if edges:
+            raise InvalidInputError(
+                f"{what}: bearing of camera {bearing['camera_id']} has no azimuth but cone edges {edges}: "
+                "expected none"
+            )
+        return
+    try:
+        finite = math.isfinite(float(azimuth))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise InvalidInputError(
+            f"{what}: bearing azimuth {azimuth!r}: expected degrees, or null with a 'reason'"
+        )
 
 
 def _danger(value: int | str | None) -> str | None:

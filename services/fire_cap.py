@@ -16,6 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+from vigie.services.fire_alerts import has_azimuth
 from vigie.services.fire_geojson import DEFAULT_RANGE_M, cone_polygon
 from vigie.services.fire_views import AlertOut
 from vigie.store.models import AlertKind, AlertStatus
@@ -54,6 +55,13 @@ def _qualifiers(alert: AlertOut) -> tuple[str, str, str, str]:
         "Severe" if fire else "Moderate",
         ("Likely" if likely else "Possible"),
     )
+
+
+def _bearing_text(bearing: dict) -> str:
+    camera = bearing.get("camera") or bearing.get("camera_id")
+    if not has_azimuth(bearing):
+        return f"{camera} bearing unknown ({bearing.get('reason') or 'no direction'})"
+    return f"{camera} {float(bearing['azimuth_deg']):.1f}°"
 
 
 def _was_confirmed(alert: AlertOut) -> bool:
@@ -108,9 +116,7 @@ def alert_to_cap(alert: AlertOut, *, sender: str, base_url: str | None = None) -
     cameras = ", ".join(
         str(b.get("camera_name") or b.get("camera") or b.get("camera_id")) for b in alert.bearings
     )
-    bearings = "; ".join(
-        f"{b.get('camera') or b.get('camera_id')} {float(b['azimuth_deg']):.1f}°" for b in alert.bearings
-    )
+    bearings = "; ".join(_bearing_text(b) for b in alert.bearings)
     description = f"{what} detected by camera(s) {cameras or 'unknown'}; bearings {bearings or 'none'}."
     if alert.location is not None:
         description += f" Estimated position {alert.location.latitude:.5f}N {alert.location.longitude:.5f}E."
@@ -155,13 +161,21 @@ def _add_area(info: ET.Element, alert: AlertOut) -> None:
             area, "circle", f"{alert.location.latitude:.6f},{alert.location.longitude:.6f} {POINT_RADIUS_KM}"
         )
         return
+    drawable = [
+        b
+        for b in alert.bearings
+        if has_azimuth(b) and b.get("longitude") is not None and b.get("latitude") is not None
+    ]
+    if not drawable:  # e.g. only cameras without heading: CAP still requires an areaDesc
+        _sub(area, "areaDesc", "Position and bearing unknown (see description)")
+        return
     _sub(area, "areaDesc", "Sector seen by the camera(s): the fire lies on the bearing, position unknown")
-    for bearing in alert.bearings:
-        lon, lat = bearing.get("longitude"), bearing.get("latitude")
-        if lon is None or lat is None:
-            continue
-        left = bearing.get("left_deg", bearing["azimuth_deg"])
-        right = bearing.get("right_deg", bearing["azimuth_deg"])
+    for bearing in drawable:
+        lon, lat = bearing["longitude"], bearing["latitude"]
+        left = bearing.get("left_deg")
+        right = bearing.get("right_deg")
+        left = bearing["azimuth_deg"] if left is None else left
+        right = bearing["azimuth_deg"] if right is None else right
         cone = cone_polygon(
             lon, lat, float(left), float(right), float(bearing.get("range_m") or DEFAULT_RANGE_M)
         )

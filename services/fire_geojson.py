@@ -2,7 +2,8 @@
 
 Each alert gives up to four kinds of features, told apart by the `feature` property: `location` (the
 triangulated point), `uncertainty` (its polygon), and per camera a `bearing` line and its `cone`, drawn
-along true geodesics from the camera up to the bearing's range.
+along true geodesics from the camera up to the bearing's range. A camera that saw the alert but has no
+heading gives a `bearing_unknown` feature with a null geometry (RFC 7946 §3.2) and the `reason`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 
+from vigie.services.fire_alerts import has_azimuth
 from vigie.services.fire_views import AlertOut
 
 GEOD = Geod(ellps="WGS84")
@@ -96,6 +98,23 @@ def alert_features(alert: AlertOut) -> list[dict[str, Any]]:
             _feature(orient(shape(alert.uncertainty), sign=1.0), {**common, "feature": "uncertainty"})
         )
     for bearing in alert.bearings:
+        if not has_azimuth(bearing):
+            # A camera without heading saw it but gives no direction: nothing to draw, the reason is kept.
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": None,
+                    "properties": {
+                        **common,
+                        "feature": "bearing_unknown",
+                        "camera_id": bearing.get("camera_id"),
+                        "camera": bearing.get("camera"),
+                        "reason": bearing.get("reason"),
+                        "seen_at": bearing.get("seen_at"),
+                    },
+                }
+            )
+            continue
         lon, lat = bearing.get("longitude"), bearing.get("latitude")
         if lon is None or lat is None:  # camera without a position: nothing to draw
             continue

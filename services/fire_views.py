@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigie.calibration.crs import LAMBERT93, to_projected
 from vigie.errors import InvalidInputError, NotFoundError
-from vigie.services.fire_alerts import AlertDraft
+from vigie.services.fire_alerts import MAX_REASON_CHARS, NO_HEADING, AlertDraft
 from vigie.store.models import (
     Alert,
     AlertKind,
@@ -78,7 +78,8 @@ class AlertOut(BaseModel):
     uncertainty: dict[str, Any] | None = Field(description="GeoJSON Polygon, lon/lat")
     bearings: list[dict[str, Any]] = Field(
         description="{camera_id, camera, azimuth_deg, left_deg, right_deg, range_m, seen_at} plus the "
-        "camera's longitude, latitude and name"
+        "camera's longitude, latitude and name; azimuth_deg null with a `reason` when the camera cannot give "
+        "a direction (e.g. 'camera has no heading')"
     )
     cameras: list[int]
     frame_url: str | None
@@ -301,11 +302,34 @@ class BearingIn(BaseModel):
 
     camera_id: int
     camera: str | None = None
-    azimuth_deg: float = Field(ge=0, le=360)
+    azimuth_deg: float | None = Field(
+        ge=0, le=360, description="Degrees from true north; null when the camera cannot give one (see reason)"
+    )
     left_deg: float | None = Field(None, ge=0, le=360)
     right_deg: float | None = Field(None, ge=0, le=360)
     range_m: float | None = Field(None, gt=0)
     seen_at: datetime | None = None
+    reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_REASON_CHARS,
+        description=f"Why azimuth_deg is null, e.g. {NO_HEADING!r}",
+    )
+
+    @model_validator(mode="after")
+    def _unknown_needs_reason(self) -> Self:
+        if self.azimuth_deg is None:
+            if not self.reason or not self.reason.strip():
+                raise ValueError(f"azimuth_deg is null: expected a 'reason' (e.g. {NO_HEADING!r})")
+            if self.left_deg is not None or self.right_deg is not None:
+                raise ValueError("azimuth_deg is null: expected no left_deg/right_deg")
+        return self
+
+    def as_stored(self) -> dict[str, Any]:
+        """The dict kept in `alerts.bearings` (a null azimuth is kept: it says the direction is unknown)."""
+        out = self.model_dump(mode="json", exclude_none=True)
+        out.setdefault("azimuth_deg", None)
+        return out
 
 
 class AlertDraftIn(BaseModel):
@@ -387,7 +411,7 @@ class AlertDraftIn(BaseModel):
             model_version=self.model_version,
             location=None if self.location is None else (self.location.longitude, self.location.latitude),
             uncertainty=uncertainty,
-            bearings=[b.model_dump(mode="json", exclude_none=True) for b in self.bearings],
+            bearings=[b.as_stored() for b in self.bearings],
             cameras=list(self.cameras),
             confidence=self.confidence,
             danger_level=self.danger_level,

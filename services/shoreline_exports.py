@@ -164,8 +164,11 @@ def report_data(session: Session, *, slug: str, media_dir: Path) -> Any:
         .order_by(ShorelinePhoto.uploaded_at)
     ):
         counts[photo.status.value] += 1
-        if photo.status == PhotoStatus.FAILED:
+        # Set aside by processing (the photo's fault), or not processed yet for another cause.
+        if photo.status == PhotoStatus.FLAGGED:
             flagged.append((photo.id, photo.taken_at, photo.reject_reason or ""))
+        elif photo.status == PhotoStatus.FAILED:
+            flagged.append((photo.id, photo.taken_at, f"not processed: {photo.reject_reason or 'error'}"))
     setup = station.setup or {}
     return StationReportData(
         slug=station.slug,

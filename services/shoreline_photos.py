@@ -4,8 +4,11 @@ Intake refuses, with a reason code the upload page translates: `not_an_image`, `
 (same sha256 already received), `too_small`, `too_dark`, `blurred`, `orientation` (S-geo's
 `quality.assess_quality`), and an unknown station (NotFoundError). An accepted photo is stored under
 `media_dir/shoreline/<station>/` with status `pending` and a quality score in [0, 1]; the background
-worker (or `process_photo_row`) turns it into a `shorelines` row (status `processed`) or records why not
-(status `failed` with `reject_reason`: no water level for its time, registration failed, ...).
+worker (or `process_photo_row`) turns it into a `shorelines` row (status `processed`), or sets it aside
+with status `flagged` and a `reject_reason` when the photo itself is unusable (another place or framing:
+registration failed; night; portrait; no water level for its time; no shoreline found, ...: nothing is
+stored as a shoreline), or marks it `failed` when the cause is not the photo (the station is not set up
+yet, an internal error): those are worth processing again. `flag_code` gives a stable code per reason.
 
 Capture time, in order: EXIF DateTimeOriginal (read from the bytes, never `PIL.Image.open`), the
 CoastSnap file-name convention (`<unix seconds>.<...>.jpg`), the time the uploader's device gives, else
@@ -82,6 +85,31 @@ def _quality_code(reason: str) -> str:
         if key in reason:
             return code
     return "quality"
+
+
+# Stable codes of the reasons processing flags a photo for (the upload page translates them); the first
+# phrase found in the reason (S-geo's `process_photo` wording) gives the code.
+_FLAG_CODES = (
+    ("too small", "too_small"),
+    ("too dark", "too_dark"),
+    ("blurred", "blurred"),
+    ("portrait", "orientation"),
+    ("landscape", "orientation"),
+    ("missing water level", "no_water_level"),
+    ("no water level", "no_water_level"),
+    ("not below the camera", "water_level_datum"),
+    ("registration failed", "registration"),
+    ("GCPs fall inside", "framing"),
+    ("camera pose RMS", "camera_pose"),
+    ("no shoreline found", "no_shoreline"),
+)
+
+
+def flag_code(reason: str | None) -> str | None:
+    """The stable code of a processing reason (None for no reason, `other` when not recognised)."""
+    if not reason:
+        return None
+    return next((code for key, code in _FLAG_CODES if key in reason), "other")
 
 
 def quality_score(mean_luma: float, laplacian_var: float) -> float:
@@ -297,9 +325,11 @@ def process_photo_row(session: Session, *, photo: ShorelinePhoto, cache: Station
     photo.details = {**result.summary(), "water_level_source": level_source}
     photo.processed_at = utcnow()
     if result.status != "ok":
-        photo.status, photo.reject_reason = PhotoStatus.FAILED, result.reason
+        # The photo itself is unusable: set aside with its reason, and no shoreline row.
+        photo.status, photo.reject_reason = PhotoStatus.FLAGGED, result.reason
         if photo.taken_at is None and level is None:
             photo.reject_reason = f"capture time unknown, so no water level; {result.reason}"
+        photo.details = {**photo.details, "reason_code": flag_code(result.reason)}
         session.flush()
         return photo
     geo = prepared.station
@@ -336,13 +366,14 @@ def _save_plan(result: Any, media_dir: Path, photo: ShorelinePhoto) -> None:
 
 
 def reprocess(session: Session, *, slug: str) -> int:
-    """Put every failed or processed photo of a station back to `pending` (after a geometry fix)."""
+    """Put every failed, flagged or processed photo of a station back to `pending` (after a geometry or
+    water-level fix)."""
     station = get_station(session, slug=slug)
     result = session.execute(
         update(ShorelinePhoto)
         .where(
             ShorelinePhoto.station_id == station.id,
-            ShorelinePhoto.status.in_([PhotoStatus.FAILED, PhotoStatus.PROCESSED]),
+            ShorelinePhoto.status.in_([PhotoStatus.FAILED, PhotoStatus.FLAGGED, PhotoStatus.PROCESSED]),
         )
         .values(status=PhotoStatus.PENDING)
         .execution_options(synchronize_session=False)

@@ -153,13 +153,22 @@ class StationRead(BaseModel):
 class PhotoRead(BaseModel):
     id: int
     station: str
-    status: PhotoStatus
+    status: PhotoStatus = Field(
+        description="pending, accepted (being processed), processed (a shoreline was stored), flagged (the "
+        "photo is unusable: see reason; no shoreline stored), failed (not the photo's fault: the station is "
+        "not set up yet or an internal error; it can be processed again)."
+    )
     taken_at: datetime | None
     uploaded_at: datetime
     quality_score: float | None
     water_level_m: float | None
     reprojection_rms_px: float | None
     reason: str | None
+    reason_code: str | None = Field(
+        None,
+        description="Stable code of a flagged photo's reason: too_small, too_dark, blurred, orientation, "
+        "no_water_level, water_level_datum, registration, framing, camera_pose, no_shoreline, other.",
+    )
 
 
 class WaterLevelsImported(BaseModel):

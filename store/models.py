@@ -127,10 +127,11 @@ class ParkingStatus(enum.StrEnum):
 
 class PhotoStatus(enum.StrEnum):
     PENDING = "pending"
-    ACCEPTED = "accepted"
+    ACCEPTED = "accepted"  # claimed by a worker, being processed
     REJECTED = "rejected"
     PROCESSED = "processed"
-    FAILED = "failed"
+    FAILED = "failed"  # an internal error or a station not set up: the photo may be processed again
+    FLAGGED = "flagged"  # processing set the photo aside for a reason of its own (`reject_reason`)
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:

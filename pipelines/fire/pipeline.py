@@ -29,6 +29,7 @@ from vigie.pipelines.fire.geometry import CameraGeometry
 from vigie.pipelines.fire.masks import CameraMasks
 from vigie.pipelines.fire.quality import FrameQuality
 from vigie.pipelines.fire.tiling import detect_tiled
+from vigie.services.fire_alerts import NO_FIELD_OF_VIEW, NO_HEADING
 from vigie.store.models import Detection
 from vigie.vision.detections import Detections
 from vigie.vision.detector import Detector
@@ -290,24 +291,12 @@ class FirePipeline:
 
         loc = event.localisation
         range_m = self.config.localisation.max_range_m
-        bearings = [
-            {
-                "camera_id": s.camera.camera_id,
-                "camera": s.camera.slug,
-                "azimuth_deg": s.bearing.azimuth_deg,
-                "left_deg": s.bearing.left_deg,
-                "right_deg": s.bearing.right_deg,
-                "range_m": range_m,
-                "seen_at": s.seen_at,
-            }
-            for s in event.sightings.values()
-            if s.bearing is not None
-        ]
+        bearings = [_bearing_entry(s, range_m) for s in event.sightings.values()]
         no_bearing = sorted(
             f"{s.camera.slug}: {s.reason}" for s in event.sightings.values() if s.bearing is None
         )
         if no_bearing:
-            log.warning("event %s: cameras without bearing (%s)", event.public_id, "; ".join(no_bearing))
+            log.info("event %s: cameras without bearing (%s)", event.public_id, "; ".join(no_bearing))
         best = event.best
         frame_rel = (
             f"alerts/{event.public_id}.jpg" if best is not None and self.data_dir is not None else None
@@ -370,6 +359,27 @@ class FirePipeline:
                     notify_after_commit(session, notifier, alert_payload(body))
 
         return write
+
+
+# Why a camera gives no bearing (CameraGeometry.missing) → the reason an alert's bearing carries.
+BEARING_REASONS = {"no heading": NO_HEADING, "no field of view": NO_FIELD_OF_VIEW}
+
+
+def _bearing_entry(sighting: Sighting, range_m: float) -> dict[str, Any]:
+    """One camera's entry in `alerts.bearings`: its cone, or a null azimuth with the reason in words."""
+    camera = sighting.camera
+    common = {"camera_id": camera.camera_id, "camera": camera.slug, "seen_at": sighting.seen_at}
+    b = sighting.bearing
+    if b is None:
+        reason = BEARING_REASONS.get(sighting.reason or "", sighting.reason or "bearing unavailable")
+        return {**common, "azimuth_deg": None, "reason": reason}
+    return {
+        **common,
+        "azimuth_deg": b.azimuth_deg,
+        "left_deg": b.left_deg,
+        "right_deg": b.right_deg,
+        "range_m": range_m,
+    }
 
 
 def _jpeg(image: np.ndarray) -> bytes:

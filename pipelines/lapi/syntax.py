@@ -3,6 +3,11 @@
 Formats recognised:
 - SIV (since 2009): `AA-123-AA`. Letters exclude I, O and U; the pair SS is never issued (either group);
   the digit group is 001–999; `WW` in the left group marks a temporary registration (valid, flagged).
+- SIV W garage: `W-123-AB` — the number of a "certificat W garage", issued by the SIV to motor-trade
+  professionals (dealers, repairers) for vehicles not yet registered; the plates move from car to car. One
+  `W`, digits 001–999, two SIV letters. Kept as format `siv` (it is an SIV number; the database enum has
+  no other value), told apart by `siv_series` ("w_garage") and flagged `temporary` like `WW`. The old
+  FNI garage form `1234 W 56` is an ordinary FNI shape.
 - FNI (1950–2009): 1–4 digits, 1–3 letters, then the department: `01`–`95` (no `20` after 1976: Corsica
   is `2A`/`2B`) or `971`–`976` overseas; e.g. `123 ABC 45`, `1234 AB 56`, `12 AB 2A`. Letters I and O are
   excluded (confusable with 1 and 0).
@@ -26,12 +31,14 @@ from functools import cache
 from typing import Literal
 
 PlateFormat = Literal["siv", "fni", "foreign", "unknown"]
+SivSeries = Literal["standard", "ww", "w_garage"]
 FORMATS: tuple[PlateFormat, ...] = ("siv", "fni", "foreign", "unknown")
 
 DIGITS = frozenset("0123456789")
 SIV_LETTERS = frozenset("ABCDEFGHJKLMNPQRSTVWXYZ")  # no I, O, U
 FNI_LETTERS = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")  # no I, O
 CORSICA = ("2A", "2B")
+EURO_BAND_READS = frozenset("FE")  # how the OCR reads the blue band's country code, when it reads it
 
 # Look-alike glyphs an OCR confuses on plates, both ways, with how often the swap is the right fix
 # (the weight scales the read's confidence). Strong pairs are the classic plate confusions.
@@ -85,6 +92,7 @@ class SyntaxConfig:
     min_french_confidence: float = 0.5  # below, a doubtful French reading of a plate-like string is `foreign`
     min_french_coverage: float = 0.65  # a French reading explaining less of the read characters is doubtful
     fni_prior_cost: float = 0.7  # FNI plates are far rarer than SIV on today's roads
+    w_garage_prior_cost: float = 0.7  # W garage plates too (dealers' cars only)
     short_fni_cost: float = 0.4  # per missing FNI character below 4 digits + 3 letters (short series)
     min_char_probability: float = 0.02  # below, a position cannot take that character at all
     min_foreign_length: int = 5
@@ -105,11 +113,15 @@ class PlateMatch:
     char_confidences: tuple[float, ...] = ()
     dropped: int = 0  # read characters left out (department number, euro band, noise)
     corrected: int = 0  # positions where a look-alike or OCR alternative replaced the read character
-    temporary: bool = False  # SIV `WW` series
+    temporary: bool = False  # SIV `WW` series or W garage: a provisional number
 
     @property
     def display(self) -> str:
         return format_plate(self.text, self.format)
+
+    @property
+    def series(self) -> SivSeries | None:
+        return siv_series(self.text) if self.format == "siv" else None
 
 
 # --- validation --------------------------------------------------------------------------------------
@@ -121,6 +133,7 @@ def clean_text(raw: str) -> str:
 
 
 _SIV_RE = re.compile(r"^([A-Z]{2})(\d{3})([A-Z]{2})$")
+_W_GARAGE_RE = re.compile(r"^(W)(\d{3})([A-Z]{2})$")
 _FNI_RE = re.compile(r"^(\d{1,4})([A-Z]{1,3})(\d{2}|2A|2B|97[1-6])$")
 
 
@@ -133,7 +146,7 @@ def _valid_department(dept: str) -> bool:
 def plate_format(text: str) -> PlateFormat | None:
     """`siv` or `fni` when `text` (separators allowed) is a valid French plate, else None."""
     text = clean_text(text)
-    m = _SIV_RE.match(text)
+    m = _SIV_RE.match(text) or _W_GARAGE_RE.match(text)
     if m:
         left, digits, right = m.groups()
         letters_ok = set(left + right) <= SIV_LETTERS
@@ -148,8 +161,19 @@ def plate_format(text: str) -> PlateFormat | None:
     return None
 
 
+def siv_series(text: str) -> SivSeries | None:
+    """`standard`, `ww` (temporary) or `w_garage` for a valid SIV number, else None."""
+    if plate_format(text) != "siv":
+        return None
+    text = clean_text(text)
+    if len(text) == 6:
+        return "w_garage"
+    return "ww" if text.startswith("WW") else "standard"
+
+
 def is_temporary(text: str) -> bool:
-    return plate_format(text) == "siv" and clean_text(text).startswith("WW")
+    """A provisional number: SIV `WW-123-AB` or W garage `W-123-AB`."""
+    return siv_series(text) in ("ww", "w_garage")
 
 
 def format_plate(text: str, fmt: PlateFormat) -> str:
@@ -157,6 +181,8 @@ def format_plate(text: str, fmt: PlateFormat) -> str:
     text = clean_text(text) if fmt in ("siv", "fni") else text
     if fmt == "siv" and len(text) == 7:
         return f"{text[:2]}-{text[2:5]}-{text[5:]}"
+    if fmt == "siv" and len(text) == 6:
+        return f"{text[:1]}-{text[1:4]}-{text[4:]}"
     if fmt == "fni":
         m = _FNI_RE.match(text)
         if m:
@@ -177,7 +203,10 @@ class _Template:
 @cache
 def _templates(config: SyntaxConfig) -> tuple[_Template, ...]:
     d, siv, fni = DIGITS, SIV_LETTERS, FNI_LETTERS
-    out = [_Template("siv", (siv, siv, d, d, d, siv, siv), 0.0)]
+    out = [
+        _Template("siv", (siv, siv, d, d, d, siv, siv), 0.0),
+        _Template("siv", (frozenset("W"), d, d, d, siv, siv), config.w_garage_prior_cost),
+    ]
     departments = [
         (d, d),
         (frozenset("2"), frozenset("AB")),
@@ -312,7 +341,8 @@ def search_plate(chars: Sequence[ReadChar] | str, config: SyntaxConfig = DEFAULT
     share among the candidates its position allows) × (share of the best reading among the competing French
     readings, softmax of their costs) × exp(−cost of unusual drops): a plate that could as well be another,
     or that needed readable characters thrown away, is not reported as certain. Readings that only drop
-    more edge characters of the best one (a sub-string of it) do not compete.
+    more edge characters of the best one (a sub-string of it) do not compete, except one that reads the
+    best one's first character as the euro band (`FW-178-JZ` or band + W garage `W-178-JZ`).
     """
     if isinstance(chars, str):
         chars = chars_from_text(chars)
@@ -326,7 +356,7 @@ def search_plate(chars: Sequence[ReadChar] | str, config: SyntaxConfig = DEFAULT
     if best_by_text:
         ranked = sorted(best_by_text.values(), key=lambda c: c.cost)
         best = ranked[0]
-        rivals = [c for c in ranked if c is best or c.text not in best.text]
+        rivals = [c for c in ranked if c is best or c.text not in best.text or _band_read(best.text, c.text)]
         share = 1.0 / sum(math.exp(best.cost - c.cost) for c in rivals)
         conf = min(best.char_probs) * share * math.exp(-best.excess_drop_cost)
         foreign = _not_french(chars, config)
@@ -341,9 +371,14 @@ def search_plate(chars: Sequence[ReadChar] | str, config: SyntaxConfig = DEFAULT
             char_confidences=tuple(round(p, 4) for p in best.char_probs),
             dropped=best.dropped,
             corrected=best.corrected,
-            temporary=best.format == "siv" and best.text.startswith("WW"),
+            temporary=is_temporary(best.text),
         )
     return _not_french(chars, config)
+
+
+def _band_read(best: str, rival: str) -> bool:
+    """`rival` is `best` without a first character that may be the euro band's `F` (read F or E)."""
+    return best[:1] in EURO_BAND_READS and rival == best[1:]
 
 
 def _not_french(chars: Sequence[ReadChar], config: SyntaxConfig) -> PlateMatch:

@@ -84,7 +84,10 @@ class ShorelineResult:
 
     @property
     def reprojection_rms_px(self) -> float | None:
-        return None if self.pose is None else self.pose.rms_px
+        """The pose's GCP RMS; None without a pose or when the fit diverged (NaN/inf are not JSON)."""
+        if self.pose is None or not math.isfinite(self.pose.rms_px):
+            return None
+        return self.pose.rms_px
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON-able facts about the run (no arrays but the shoreline's length)."""
@@ -123,7 +126,19 @@ class ShorelineResult:
                 if len(self.shoreline)
                 else None,
             }
-        return out
+        return _json_safe(out)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and ±inf (e.g. the condition number of a degenerate homography) become None: JSON has no such
+    numbers, PostgreSQL's JSONB refuses them and GeoJSON readers choke on Python's `Infinity`."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _flag(reason: str, base: ShorelineResult, started: float, **changes: Any) -> ShorelineResult:

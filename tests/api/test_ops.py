@@ -143,7 +143,11 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
     for path, methods in expected.items():
         assert paths.get(path, set()) >= methods, path
     # Every API operation requires a token, except the few that are public on purpose.
-    public = {("/api/v1/shoreline/stations/{slug}/photos", "post")}
+    # Citizens upload beach photos without an account, and follow their photo's processing.
+    public = {
+        ("/api/v1/shoreline/stations/{slug}/photos", "post"),
+        ("/api/v1/shoreline/photos/{photo_id}", "get"),
+    }
     for path, operations in document["paths"].items():
         if not path.startswith("/api/"):
             continue

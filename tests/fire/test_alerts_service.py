@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from vigie.errors import ConflictError, InvalidInputError, NotFoundError
 from vigie.services.fire_alerts import (
     DEFAULT_DANGER_LEVEL,
+    NO_HEADING,
     AlertDraft,
     current_danger_level,
     list_alerts,
@@ -160,12 +161,46 @@ def test_merge_keeps_the_operators_status(session: Session) -> None:
         ({"frame_box": [10.0, 10.0, 5.0, 20.0]}, "frame_box"),
         ({"frame_path": "../../etc/passwd"}, "frame_path"),
         ({"bearings": [{"camera": "north"}]}, "bearing"),
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": None}]}, "reason"),
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": None, "reason": "  "}]}, "reason"),
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": float("nan")}]}, "azimuth"),
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": "north"}]}, "azimuth"),
+        (
+            {"bearings": [{"camera_id": 1, "azimuth_deg": None, "reason": NO_HEADING, "left_deg": 3.0}]},
+            "cone edges",
+        ),
     ],
 )
 def test_bad_drafts_are_refused_with_the_field_named(session: Session, overrides: dict, message: str) -> None:
     site, north, _ = make_site(session)
     with pytest.raises(InvalidInputError, match=message):
         upsert_alert(session, alert=draft(site, north, **overrides))
+
+
+def unknown_bearing(camera: Camera, seen_at: datetime) -> dict:
+    return {"camera_id": camera.id, "camera": camera.slug, "azimuth_deg": None, "reason": NO_HEADING,
+            "seen_at": seen_at}  # fmt: skip
+
+
+def test_a_bearing_without_azimuth_is_kept_with_its_reason(session: Session) -> None:
+    site, north, south = make_site(session)
+    seen = T0 + timedelta(seconds=30)
+    alert, created = upsert_alert(session, alert=draft(site, south, bearings=[unknown_bearing(south, seen)]))
+    assert created
+    (stored,) = alert.bearings
+    assert stored["azimuth_deg"] is None and stored["reason"] == NO_HEADING
+    assert stored["seen_at"] == seen.isoformat()
+    # Another camera with a heading joins: both bearings are kept, one per camera.
+    with_north = draft(site, north, last_seen_at=T0 + timedelta(minutes=1))
+    merged, created = upsert_alert(session, alert=with_north)
+    assert not created
+    by_camera = {b["camera_id"]: b for b in merged.bearings}
+    assert by_camera[south.id]["reason"] == NO_HEADING and by_camera[north.id]["azimuth_deg"] == 175.0
+    # Once the camera has a heading, its later bearing replaces the unknown one.
+    later = {**draft(site, south).bearings[0], "seen_at": T0 + timedelta(minutes=2)}
+    merged, _ = upsert_alert(session, alert=draft(site, south, bearings=[later]))
+    by_camera = {b["camera_id"]: b for b in merged.bearings}
+    assert by_camera[south.id]["azimuth_deg"] == 175.0 and "reason" not in by_camera[south.id]
 
 
 LEGAL = [

@@ -11,6 +11,7 @@ from vigie.pipelines.lapi.syntax import (
     is_temporary,
     plate_format,
     search_plate,
+    siv_series,
 )
 
 
@@ -27,6 +28,14 @@ from vigie.pipelines.lapi.syntax import (
         ("AB-123-OD", None),
         ("UB-123-CD", None),
         ("AB-1234-CD", None),
+        ("W-123-AB", "siv"),  # W garage (certificat W garage, SIV number)
+        ("w 123 ab", "siv"),
+        ("W-000-AB", None),
+        ("W-123-SS", None),
+        ("W-123-AI", None),
+        ("V-123-AB", None),  # only W has a one-letter left group
+        ("W-12-AB", None),
+        ("1234 W 56", "fni"),  # the older FNI garage form
         ("123 ABC 45", "fni"),
         ("1234 AB 56", "fni"),
         ("1 A 01", "fni"),
@@ -141,3 +150,47 @@ def test_ambiguous_siv_or_fni_is_not_certain() -> None:
     match = search_plate("EM727PD31")
     assert match.text == "EM727PD" and match.format == "siv"
     assert match.confidence < 0.95
+
+
+@pytest.mark.parametrize(
+    ("text", "series"),
+    [("AB-123-CD", "standard"), ("WW-123-AB", "ww"), ("W-123-AB", "w_garage"), ("AW-123-BC", "standard"),
+     ("1234 W 56", None), ("W-000-AB", None)],
+)  # fmt: skip
+def test_siv_series(text: str, series: str | None) -> None:
+    assert siv_series(text) == series
+    assert is_temporary(text) == (series in ("ww", "w_garage"))
+
+
+@pytest.mark.parametrize(
+    "read", ["W-178-JZ", "W178JZ", "W-178-JZ 17", "W-I78-JZ"]  # department, I in a digit position
+)
+def test_w_garage_is_read_as_such(read: str) -> None:
+    match = search_plate(read)
+    assert (match.text, match.format, match.series) == ("W178JZ", "siv", "w_garage")
+    assert match.temporary and match.display == "W-178-JZ"
+
+
+def test_w_garage_is_not_forced_into_fni() -> None:
+    # Was FNI `3 Q 41`-like before W garage plates were known: the W and the letters were thrown away.
+    assert search_plate("W304JF").display == "W-304-JF"
+
+
+def test_euro_band_before_a_w_is_ambiguous() -> None:
+    # `FW178JZ`: SIV FW-178-JZ, or the euro band's F before W garage W-178-JZ: not certain either way.
+    match = search_plate("FW178JZ")
+    assert match.format == "siv" and match.confidence < 0.8
+    # Any other first letter is not a band read: a standard SIV plate with W second stays certain.
+    assert search_plate("AW123BC").confidence > 0.95
+
+
+def test_w_garage_with_an_uncertain_w() -> None:
+    # The reader's characters for photo W-178-JZ: the band read E, the W read N (W second, 0.28).
+    chars = [
+        ReadChar("E", 0.26, {"P": 0.08, "A": 0.08, "B": 0.08}),
+        ReadChar("N", 0.39, {"W": 0.28, "H": 0.08, "M": 0.04}),
+        *[ReadChar(c, 0.97) for c in "178JZ"],
+    ]
+    match = search_plate(chars)
+    assert match.text == "W178JZ"
+    assert match.confidence < 0.5  # a W read as N second is a guess, reported as one

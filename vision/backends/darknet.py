@@ -60,6 +60,29 @@ def decode_yolo_rows(
     return xyxy, score.astype(np.float32), class_id.astype(np.int64)
 
 
+def with_objectness_threshold(cfg_text: str, conf: float) -> str:
+    """The darknet config with every [yolo]/[region] layer's `thresh` set to `conf`.
+
+    OpenCV's importer zeroes every class score whose objectness is below the layer's `thresh` (0.2 when the
+    config gives none), so a detector `conf` below 0.2 silently had no effect. A class score is objectness ×
+    class probability ≤ objectness, so `thresh = conf` drops nothing that `conf` would keep.
+    """
+    out: list[str] = []
+    in_output_layer = False
+    for line in cfg_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_output_layer = stripped in ("[yolo]", "[region]")
+            out.append(line)
+            if in_output_layer:
+                out.append(f"thresh = {conf:g}")
+            continue
+        if in_output_layer and stripped.partition("=")[0].strip() == "thresh":
+            continue  # replaced by the line written under the section header
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 class DarknetDetector(Detector):
     def __init__(self, config: DarknetDetectorConfig, *, weights_dir: Path | None = None) -> None:
         self.config = config
@@ -94,7 +117,10 @@ class DarknetDetector(Detector):
             config.device, half=config.half, cuda_devices=cuda_devices, backend="darknet"
         )
         try:
-            self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+            cfg_text = with_objectness_threshold(cfg.read_text(encoding="utf-8"), config.conf)
+            self.net = cv2.dnn.readNetFromDarknet(
+                np.frombuffer(cfg_text.encode(), dtype=np.uint8), np.fromfile(weights, dtype=np.uint8)
+            )
         except cv2.error as exc:
             raise ModelUnavailableError(
                 f"OpenCV cannot load darknet model {weights} with {cfg}: {exc}"

@@ -121,6 +121,16 @@ function cameraName(id) {
   return camera ? camera.name : `caméra ${id}`;
 }
 
+// Reasons a bearing has no azimuth (services/fire_alerts.py), in the operators' words.
+const UNKNOWN_BEARING_REASONS = {
+  "camera has no heading": "caméra sans cap",
+  "camera has no field of view": "caméra sans champ de vision",
+};
+
+function unknownReason(reason) {
+  return UNKNOWN_BEARING_REASONS[reason] || reason || "raison non précisée";
+}
+
 function bearingName(bearing) {
   return bearing.name || bearing.camera_name || cameraName(bearing.camera_id) || bearing.camera;
 }
@@ -188,6 +198,13 @@ function fillCard(card, alert) {
     const line = document.createElement("div");
     line.className = "bearing";
     line.dataset.cameraId = bearing.camera_id;
+    if (!Number.isFinite(bearing.azimuth_deg)) {
+      // The camera saw it but gives no direction (no heading): say why instead of a number.
+      line.classList.add("bearing-unknown");
+      line.textContent = `${bearingName(bearing)} : relèvement inconnu : ${unknownReason(bearing.reason)}`;
+      bearings.appendChild(line);
+      continue;
+    }
     const cone = Number.isFinite(bearing.left_deg) && Number.isFinite(bearing.right_deg)
       ? ` (cône ${num(bearing.left_deg, 1)}° – ${num(bearing.right_deg, 1)}°)` : "";
     const range = Number.isFinite(bearing.range_m) ? `, portée ${num(bearing.range_m / 1000, 0)} km` : "";
@@ -205,9 +222,10 @@ function fillCard(card, alert) {
     $(".f-l93", card).textContent = Number.isFinite(location.x_l93)
       ? `X ${num(location.x_l93, 0)} m · Y ${num(location.y_l93, 0)} m` : "–";
   } else {
-    const single = (alert.bearings || []).length <= 1;
-    $(".f-lonlat", card).textContent = single
-      ? "Non localisée : une seule caméra, relèvement seul" : "Non localisée : cônes sans intersection";
+    const known = (alert.bearings || []).filter((b) => Number.isFinite(b.azimuth_deg)).length;
+    $(".f-lonlat", card).textContent = known === 0 ? "Non localisée : aucun relèvement"
+      : known === 1 ? "Non localisée : une seule caméra, relèvement seul"
+        : "Non localisée : cônes sans intersection";
     $(".f-l93", card).textContent = "–";
   }
   const ring = alert.uncertainty?.coordinates?.[0];

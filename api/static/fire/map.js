@@ -128,8 +128,9 @@ function hasPosition(item) {
   return Number.isFinite(item?.longitude) && Number.isFinite(item?.latitude);
 }
 
+// Bearings that can be drawn: a camera position and an azimuth (a camera without heading has none).
 function alertCones(alert) {
-  return (alert.bearings || []).filter(hasPosition);
+  return (alert.bearings || []).filter((b) => hasPosition(b) && Number.isFinite(b.azimuth_deg));
 }
 
 function coneRange(bearing) {
