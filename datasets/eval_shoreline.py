@@ -5,11 +5,13 @@ Figures (all printed, and written as JSON with --json):
    solved Manly photos, and the difference with CoastSnap's angles and focal;
 2. rectification: correlation of our plan image of the 2022 snap with CoastSnap's plan image of it;
 3. extraction: our shoreline on CoastSnap's reference plan image vs the mapped shoreline, along the 132
-   transects (mean signed and RMS distance, m);
+   transects (mean signed and RMS distance, m), and on CoastSnap's plan image of the 2022 snap vs on ours,
+   for the current method ("continuity") and the first one ("global-otsu");
 4. registration: "cradle variants" of the Manly snap (the camera turned and zoomed: H = K' R K^-1, other
    resolution, exposure, JPEG quality, noise) must register, with the carried GCPs' pixel error against the
    exact ones; every Narrabeen and Duck image (other beaches) must be rejected;
-5. full pipeline: seconds per photo, and the shoreline of each variant vs that of the original snap.
+5. full pipeline: seconds per photo, and the shoreline of each variant vs that of the original snap
+   (stability under exposure/framing changes), for both extraction methods on the same plan images.
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ from tqdm import tqdm
 
 from vigie.calibration.camera_pose import CameraModel, solve_camera_pose
 from vigie.calibration.rectification import PlanGrid, PlanImage
-from vigie.pipelines.shoreline.extraction import extract_shoreline, transect_chainages
+from vigie.pipelines.shoreline.extraction import (
+    ExtractionConfig,
+    Shoreline,
+    extract_shoreline,
+    transect_chainages,
+)
 from vigie.pipelines.shoreline.process import prepare_station, process_photo
 from vigie.pipelines.shoreline.registration import prepare_reference, register_photo
 from vigie.pipelines.shoreline.station import ReferenceImage, Transects, load_manly_station, manly_dir
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SNAP_2022_RECTZ = 0.21994826069797632  # CoastSnap's water level for the 2022 snap (from its plan .mat)
+METHODS = ("continuity", "global-otsu")  # the current extraction, and the first one (the "before")
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,9 @@ def eval_camera_pose(data: Path) -> list[dict]:
     return rows
 
 
-def eval_extraction_on_reference_plan(data: Path, transects: Transects) -> dict:
+def eval_extraction_on_reference_plan(
+    data: Path, transects: Transects, config: ExtractionConfig | None = None
+) -> dict:
     m = _load_mat(data / "reference-shoreline" / "MapShorelinePython.mat")
     mapped = _load_mat(data / "reference-shoreline" / "Edit_Shoreline_Python.mat")["sl_xyz"]
     image = np.ascontiguousarray(m["Iplan"][:, :, ::-1])  # MATLAB RGB → BGR
@@ -132,7 +142,7 @@ def eval_extraction_on_reference_plan(data: Path, transects: Transects) -> dict:
     grid = PlanGrid(float(x[0]), float(x[-1]), float(y[0]), float(y[-1]), float(x[1] - x[0]))
     plan = PlanImage(image=image, valid=image.sum(axis=2) > 0, grid=grid, z_m=float(mapped[0, 2]))
     started = time.perf_counter()
-    shoreline = extract_shoreline(plan, transects)
+    shoreline = extract_shoreline(plan, transects, config)
     seconds = time.perf_counter() - started
     return {
         **compare_to_mapped(shoreline.chainage_m, shoreline.transect_index, mapped, transects),
@@ -156,6 +166,35 @@ def compare_to_mapped(
         "rms_m": round(float(np.sqrt((d**2).mean())), 2),
         "p90_abs_m": round(float(np.percentile(np.abs(d), 90)), 2),
     }
+
+
+def chainages_of(shoreline: Shoreline, n_transects: int) -> np.ndarray:
+    """The shoreline's chainage on every transect, NaN where it gave none."""
+    out = np.full(n_transects, np.nan)
+    out[shoreline.transect_index] = shoreline.chainage_m
+    return out
+
+
+def rms_difference(a: np.ndarray, b: np.ndarray) -> dict:
+    """Mean signed and RMS of a − b over the transects where both have a point."""
+    d = a - b
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return {"compared": 0, "mean_m": None, "rms_m": None}
+    return {
+        "compared": int(d.size),
+        "mean_m": round(float(d.mean()), 2),
+        "rms_m": round(float(np.sqrt((d**2).mean())), 2),
+    }
+
+
+def coastsnap_plan_image(path: Path, z_m: float) -> PlanImage:
+    """A CoastSnap `*.plan.*.mat` (Iplan RGB, xgrid, ygrid) as a PlanImage."""
+    m = _load_mat(path)
+    image = np.ascontiguousarray(m["Iplan"][:, :, ::-1])
+    x, y = np.asarray(m["xgrid"], float), np.asarray(m["ygrid"], float)
+    grid = PlanGrid(float(x[0]), float(x[-1]), float(y[0]), float(y[-1]), float(x[1] - x[0]))
+    return PlanImage(image=image, valid=image.sum(axis=2) > 0, grid=grid, z_m=z_m)
 
 
 def plan_correlation(ours: PlanImage, coastsnap_bgr: np.ndarray) -> float:
@@ -182,55 +221,81 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['focal_px']} vs CoastSnap {row['coastsnap_focal_px']}, "
             f"angles within {row['angle_diff_deg']}°"
         )
-    out["extraction_reference_plan"] = eval_extraction_on_reference_plan(data, station.transects)
-    print("extraction on CoastSnap's reference plan vs mapped shoreline:", out["extraction_reference_plan"])
+    configs = {m: ExtractionConfig(method=m) for m in METHODS}
+    out["extraction_reference_plan"] = {
+        m: eval_extraction_on_reference_plan(data, station.transects, c) for m, c in configs.items()
+    }
+    for m, figures in out["extraction_reference_plan"].items():
+        print(f"extraction ({m}) on CoastSnap's reference plan vs mapped shoreline:", figures)
 
     prepared = prepare_station(station)
     ref = station.references[0]
     snap = process_photo(ref.image, prepared, SNAP_2022_RECTZ)
     assert snap.plan is not None and snap.shoreline is not None, snap.reason
-    coastsnap_plan = np.ascontiguousarray(
-        _load_mat(next(data.glob("1641108002*.plan.*.mat")))["Iplan"][:, :, ::-1]
-    )
-    out["plan_correlation_2022"] = round(plan_correlation(snap.plan, coastsnap_plan), 3)
+    coastsnap_plan = coastsnap_plan_image(next(data.glob("1641108002*.plan.*.mat")), SNAP_2022_RECTZ)
+    out["plan_correlation_2022"] = round(plan_correlation(snap.plan, coastsnap_plan.image), 3)
     print("plan image of the 2022 snap vs CoastSnap's: correlation", out["plan_correlation_2022"])
     mapped = _load_mat(data / "reference-shoreline" / "Edit_Shoreline_Python.mat")["sl_xyz"]
-    out["snap_2022_vs_mapped_other_date"] = compare_to_mapped(
-        snap.shoreline.chainage_m, snap.shoreline.transect_index, mapped, station.transects
-    )
-    print(
-        "2022 snap shoreline vs the mapped shoreline (another date, context only):",
-        out["snap_2022_vs_mapped_other_date"],
-    )
+    n_tr = len(station.transects)
+    base_lines = {m: extract_shoreline(snap.plan, station.transects, c) for m, c in configs.items()}
+    out["snap_2022_vs_mapped_other_date"] = {
+        m: compare_to_mapped(line.chainage_m, line.transect_index, mapped, station.transects)
+        for m, line in base_lines.items()
+    }
+    out["snap_2022_coastsnap_plan_vs_ours"] = {
+        m: rms_difference(
+            chainages_of(extract_shoreline(coastsnap_plan, station.transects, c), n_tr),
+            chainages_of(base_lines[m], n_tr),
+        )
+        for m, c in configs.items()
+    }
+    for m in METHODS:
+        print(
+            f"2022 snap ({m}): vs the mapped shoreline (another date, context only)",
+            out["snap_2022_vs_mapped_other_date"][m],
+            "| on CoastSnap's plan vs on ours",
+            out["snap_2022_coastsnap_plan_vs_ours"][m],
+        )
 
     rng = np.random.default_rng(args.seed)
-    base_chain = np.full(len(station.transects), np.nan)
-    base_chain[snap.shoreline.transect_index] = snap.shoreline.chainage_m
-    gcp_err, line_diff, seconds, ok = [], [], [], 0
+    base_chain = {m: chainages_of(line, n_tr) for m, line in base_lines.items()}
+    line_diff: dict[str, list[float]] = {m: [] for m in METHODS}
+    points: dict[str, list[int]] = {m: [] for m in METHODS}
+    gcp_err, seconds, ok = [], [], 0
     for _ in tqdm(range(args.variants), desc="cradle variants", unit="photo"):
         v = cradle_variant(ref, station.camera_guess, rng)
         result = process_photo(v.image, prepared, SNAP_2022_RECTZ)
         seconds.append(result.seconds)
-        if result.status != "ok" or result.registration is None or result.shoreline is None:
+        if result.status != "ok" or result.registration is None or result.plan is None:
             tqdm.write(f"variant flagged: {result.reason}")
             continue
         ok += 1
         exact = cv2.perspectiveTransform(ref.gcp_uv.reshape(-1, 1, 2), v.homography).reshape(-1, 2)
         err = np.linalg.norm(result.registration.gcp_uv - exact, axis=1)
         gcp_err.extend(err[np.isfinite(err)].tolist())
-        chain = np.full(len(station.transects), np.nan)
-        chain[result.shoreline.transect_index] = result.shoreline.chainage_m
-        d = chain - base_chain
-        line_diff.extend(d[np.isfinite(d)].tolist())
+        for m, c in configs.items():
+            line = extract_shoreline(result.plan, station.transects, c)
+            points[m].append(len(line))
+            d = chainages_of(line, n_tr) - base_chain[m]
+            line_diff[m].extend(d[np.isfinite(d)].tolist())
+    out["shoreline_stability"] = {
+        m: {
+            "variants": len(points[m]),
+            "original_points": len(base_lines[m]),
+            "variant_points_median": float(np.median(points[m])) if points[m] else None,
+            "rms_m": round(float(np.sqrt(np.mean(np.square(line_diff[m])))), 2) if line_diff[m] else None,
+            "p90_abs_m": round(float(np.percentile(np.abs(line_diff[m]), 90)), 2) if line_diff[m] else None,
+        }
+        for m in METHODS
+    }
+    for m in METHODS:
+        print(f"shoreline stability ({m}), variants vs the original snap:", out["shoreline_stability"][m])
     out["registration_positive"] = {
         "variants": args.variants,
         "registered_ok": ok,
         "success_rate": round(ok / max(args.variants, 1), 3),
         "gcp_carry_error_px_median": round(float(np.median(gcp_err)), 2) if gcp_err else None,
         "gcp_carry_error_px_max": round(float(np.max(gcp_err)), 2) if gcp_err else None,
-        "shoreline_vs_original_rms_m": round(float(np.sqrt(np.mean(np.square(line_diff)))), 2)
-        if line_diff
-        else None,
         "seconds_per_photo_median": round(float(np.median(seconds)), 2),
     }
     print("registration, cradle variants:", out["registration_positive"])

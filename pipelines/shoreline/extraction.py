@@ -9,9 +9,11 @@ method). Two methods share the sampling along the cross-shore transects:
   competing edges: the chosen one then jumps tens of metres between two photos of the same scene.
 - ``"continuity"`` (default): the feature is the normalised chromaticity (R − B) / (R + G + B), which a
   change of exposure (gain) leaves unchanged; the samples are labelled softly around the photo's Otsu
-  threshold (sand +1, water −1), and dark, colourless samples (shadows) are labelled 0, neither sand nor
-  water. Every position along a transect is scored as a sand→water step: mostly sand over a short landward
-  window and mostly water over a longer seaward one, so a shadow band on the sand (sand again beyond it)
+  threshold (sand +1, water −1); bright colourless samples (breaking-wave foam, which red − blue calls
+  sand) are labelled water, and optionally dark colourless ones (shadows) 0, neither sand nor water, both
+  by luminance quantiles, which a change of exposure leaves in place. Every position along a transect is
+  scored as a sand→water step: mostly sand over a short landward window and mostly water over a longer
+  seaward one, so a shadow band on the sand (sand again beyond it)
   or a foam band at sea (water again beyond it) scores less than the real edge. Dynamic programming then
   picks one position per transect maximising the summed scores minus a penalty on the alongshore jumps,
   so the line follows the edge that neighbouring transects agree on. The position is refined to the
@@ -52,12 +54,12 @@ class ExtractionConfig:
     sea_window_m: float = 30.0  # seaward of a crossing: water must hold over this distance
     label_softness: float = 0.25  # soft labels saturate at ± this share of the sand−water separation
     jump_penalty_per_m: float = 0.2  # step-score units per metre of alongshore jump (score range −2..2)
-    # Optional luminance rules (0 = off). Off by default: luminance follows exposure and gamma, and on
-    # the Manly variants both rules made the line less stable (see docs/shoreline.md).
-    shadow_luma_fraction: float = 0.0  # darker than this share of the plan's median luminance …
-    shadow_max_chroma: float = 0.06  # … and with |R − B| / (R + G + B) below this: a shadow, label 0
-    foam_luma_fraction: float = 0.0  # brighter than this share of the median luminance and colourless:
-    foam_label: float = -1.0  # breaking waves and swash foam, water whatever the threshold says
+    # Luminance rules on colourless samples (|R − B| / (R + G + B) below shadow_max_chroma). Thresholds are
+    # quantiles of the transects' luminance, which a change of gain or gamma leaves in place; 0 / 1 = off.
+    shadow_luma_quantile: float = 0.0  # darker than this quantile: a shadow on the sand, label 0
+    shadow_max_chroma: float = 0.06
+    foam_luma_quantile: float = 0.75  # brighter than this quantile: foam, labelled foam_label (water)
+    foam_label: float = -1.0
     local_window_m: float = 12.0  # each side of the chosen edge, for the local Otsu threshold
 
 
@@ -277,8 +279,8 @@ def _continuity_points(
     upper, lower = samples[samples > threshold], samples[samples <= threshold]
     separation = float(upper.mean() - lower.mean()) if upper.size and lower.size else 0.1
     softness = max(config.label_softness * separation, 1e-3)
-    dark = config.shadow_luma_fraction * float(np.median(lumas))
-    bright = config.foam_luma_fraction * float(np.median(lumas))
+    dark = float(np.quantile(lumas, config.shadow_luma_quantile)) if config.shadow_luma_quantile > 0 else -1.0
+    bright = float(np.quantile(lumas, config.foam_luma_quantile)) if config.foam_luma_quantile < 1 else 1e9
 
     step = plan.grid.resolution_m
     land_n = max(2, round(config.window_m / step))
@@ -289,12 +291,10 @@ def _continuity_points(
         if ok.size < 4 or ok.mean() < config.min_valid_fraction:
             continue
         label = np.clip((c - threshold) / softness, -1.0, 1.0)
-        # Shadowed sand is dark and grey-blue: neither sand nor water, so it moves no edge.
+        # Shadowed sand (dark, grey-blue) is neither sand nor water; foam (bright, white) is water.
         neutral = np.abs(c) < config.shadow_max_chroma
-        if dark > 0:
-            label[(v < dark) & neutral] = 0.0
-        if bright > 0:
-            label[(v > bright) & neutral] = config.foam_label
+        label[(v < dark) & neutral] = 0.0
+        label[(v > bright) & neutral] = config.foam_label
         land, sea = _window_means(label, ok, land_n, sea_n)
         score = np.nan_to_num(land - sea, nan=-np.inf)
         if np.isfinite(score).any():
@@ -348,11 +348,13 @@ def _best_path(
 def _refine(s: np.ndarray, c: np.ndarray, ok: np.ndarray, b: int, threshold: float, reach: int) -> float:
     """The chainage of boundary b moved to the nearest downward crossing of `threshold` within `reach`
     samples (sub-sample, linear), or the boundary itself when there is none."""
-    best, best_d = float(s[min(b, len(s) - 1)] - (s[1] - s[0]) / 2 if b > 0 else s[0]), None
+    # Boundary b lies between samples b − 1 and b; a crossing between samples i and i + 1 is boundary i + 1.
+    best = float((s[max(b - 1, 0)] + s[min(b, len(s) - 1)]) / 2)
+    best_d: int | None = None
     lo, hi = max(0, b - reach), min(len(c) - 1, b + reach)
     for i in range(lo, hi):
         if ok[i] and ok[i + 1] and c[i] > threshold >= c[i + 1]:
-            d = abs(i + 0.5 - b)
+            d = abs(i + 1 - b)
             if best_d is None or d < best_d:
                 best, best_d = _crossing_at(s, c, i, threshold), d
     return best
