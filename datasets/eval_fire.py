@@ -346,6 +346,7 @@ def eval_small(
             f"| {false_pos['pos'] / len(positives):.2f} | {false_pos['neg'] / len(negatives):.2f} "
             f"| {1000 * statistics.median(times):.0f} |"
         )
+        tqdm.write(rows[-1])  # a long run shows each variant's row as soon as it is measured
     rows.append("")
     rows.append(
         f"{len(positives)} positive frames ({len(SMALL_BASES)} plume bases x {len(SMALL_PLUME_FRAMES)} plume "

@@ -153,6 +153,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 def run_smoke(pipeline: Any, context: Any, frames: Any) -> dict[str, Any]:
     """Feed frames to the pipeline without a database; collect detections and confirmed events."""
+    from vigie.pipelines.fire.pipeline import BEARING_REASONS
+
     detections: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     events: dict[str, dict[str, Any]] = {}
@@ -183,7 +185,11 @@ def run_smoke(pipeline: Any, context: Any, frames: Any) -> dict[str, Any]:
                         "right_deg": round(s.bearing.right_deg, 3),
                     }
                     if s.bearing is not None
-                    else {"camera": s.camera.slug, "missing": s.reason}
+                    else {
+                        "camera": s.camera.slug,
+                        "azimuth_deg": None,
+                        "reason": BEARING_REASONS.get(s.reason or "", s.reason),
+                    }
                     for s in event.sightings.values()
                 ],
                 "box": list(event.best.xyxy) if event.best is not None else None,

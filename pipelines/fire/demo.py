@@ -166,7 +166,12 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
                     f"located at {alert.location.y:.5f} N, {alert.location.x:.5f} E "
                     f"({miss:.0f} m from the composited fire)"
                 )
-            bearings = ", ".join(f"{b['camera']} {b['azimuth_deg']:.1f}°" for b in alert.bearings)
+            bearings = ", ".join(
+                f"{b['camera']} {b['azimuth_deg']:.1f}°"
+                if b.get("azimuth_deg") is not None
+                else f"{b['camera']} bearing unknown ({b.get('reason')})"
+                for b in alert.bearings
+            )
             lines.append(
                 f"fire: alert {alert.public_id} ({alert.kind}, {len(alert.cameras)} cameras: {bearings}), "
                 f"{where}"

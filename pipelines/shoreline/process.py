@@ -40,7 +40,7 @@ __all__ = [
     "result_to_geojson",
 ]
 
-METHOD = "rmb-otsu-transects"
+METHOD_PREFIX = "colour"  # classical colour-channel extraction; the suffix names the variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class ShorelineResult:
     plan: PlanImage | None = None
     shoreline: Shoreline | None = None
     seconds: float = 0.0
-    method: str = METHOD
+    method: str = ""
 
     @property
     def reprojection_rms_px(self) -> float | None:
@@ -120,7 +120,7 @@ class ShorelineResult:
         if self.shoreline is not None:
             out["shoreline"] = {
                 "points": len(self.shoreline),
-                "threshold_rmb": round(self.shoreline.threshold, 2),
+                "threshold": round(self.shoreline.threshold, 3),  # on the extraction method's colour index
                 "rejected": self.shoreline.n_rejected,
                 "mean_confidence": round(float(self.shoreline.confidence.mean()), 3)
                 if len(self.shoreline)
@@ -162,7 +162,13 @@ def process_photo(
     quality = assess_quality(image, expect_landscape=ref_w >= ref_h)
     level = None if water_level_m is None or not math.isfinite(float(water_level_m)) else float(water_level_m)
     base = ShorelineResult(
-        status="ok", reason=None, station=geo.name, epsg=geo.epsg, water_level_m=level, quality=quality
+        status="ok",
+        reason=None,
+        station=geo.name,
+        epsg=geo.epsg,
+        water_level_m=level,
+        quality=quality,
+        method=f"{METHOD_PREFIX}-{config.extraction.method}",
     )
     if not quality.ok:
         return _flag("; ".join(quality.reasons), base, started)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vigie.pipelines.traffic.config import DEFAULT_CONF, DEFAULT_INPUT_SIZE
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -25,7 +27,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--od", type=Path, help="also write the origin-destination matrix between lines (CSV)")
     p.add_argument("--classes", help="comma-separated Vigie classes (default: all)")
     p.add_argument("--model", default="coco-yolov4-tiny", help="manifest model or a model file")
-    p.add_argument("--conf", type=float, default=0.2, help="detector confidence threshold")
+    p.add_argument("--conf", type=float, default=DEFAULT_CONF, help="detector confidence threshold")
+    p.add_argument(
+        "--input-size", type=int, default=DEFAULT_INPUT_SIZE,
+        help="darknet network input (multiple of 32); larger finds smaller vehicles, slower",
+    )  # fmt: skip
+    p.add_argument("--tiles", metavar="COLSxROWS", help="detect on overlapping tiles, e.g. 2x2 (slower)")
     p.add_argument("--detect-every", type=int, default=1, help="run the detector on every k-th frame")
     p.add_argument("--timezone", default="Europe/Paris", help="IANA time zone of the bins")
     p.add_argument("--start", help="wall-clock time of the first frame, ISO 8601 with offset")
@@ -63,12 +70,19 @@ def cmd_count(args: argparse.Namespace) -> int:
         detector = (
             UltralyticsDetectorConfig(type="ultralytics", model=args.model, conf=args.conf)
             if suffix in (".pt", ".onnx", ".engine") or args.model.startswith(("coco-yolo1", "yolo"))
-            else DarknetDetectorConfig(type="darknet", model=args.model, conf=args.conf)
+            else DarknetDetectorConfig(
+                type="darknet", model=args.model, conf=args.conf, input_size=args.input_size
+            )
         )
         fields: dict[str, object] = {
             "detector": detector, "bin_minutes": parse_bin(args.bin), "detect_every": args.detect_every,
             "cameras": {"video": camera},
         }  # fmt: skip
+        if args.tiles:
+            cols, _, rows = args.tiles.lower().partition("x")
+            if not (cols.isdigit() and rows.isdigit()):
+                raise InvalidInputError(f"--tiles {args.tiles!r}: expected COLSxROWS, e.g. 2x2")
+            fields["tiles"] = (int(cols), int(rows))
         if args.classes:
             fields["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
         config = TrafficPipelineConfig(**fields)

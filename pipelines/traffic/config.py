@@ -21,11 +21,17 @@ from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConf
 
 DetectorConfig = Annotated[UltralyticsDetectorConfig | DarknetDetectorConfig, Field(discriminator="type")]
 Point = tuple[float, float]
+TileCount = Annotated[int, Field(ge=1, le=8)]
 Anchor = Literal["bottom_center", "center", "top_center"]
 Direction = Literal["in", "out"]
 # ByteTrack settings that differ from vigie.vision.tracker's defaults for counting: weighing IoU by the
 # detection score loses small vehicles scored 0.2-0.4 by YOLOv4-tiny (highway-a: 23 vs 18 of 45 counted).
-TRACKER_DEFAULTS: dict[str, Any] = {"fuse_score": False}
+# The detector's conf equals ByteTrack's track_low_thresh (0.1): boxes scored 0.1-0.25 only extend tracks
+# already started by a box >= 0.25 (ByteTrack's low-score association), so tracks survive the frames where
+# YOLOv4-tiny scores a small vehicle low, without starting tracks on low-score clutter.
+TRACKER_DEFAULTS: dict[str, Any] = {"fuse_score": False, "track_low_thresh": 0.1}
+DEFAULT_CONF = 0.1
+DEFAULT_INPUT_SIZE = 832
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -117,9 +123,26 @@ class TrafficCameraConfig(_Strict):
 
 class TrafficPipelineConfig(_Strict):
     detector: DetectorConfig = Field(
-        default_factory=lambda: DarknetDetectorConfig(type="darknet", model="coco-yolov4-tiny", conf=0.2),
+        default_factory=lambda: DarknetDetectorConfig(
+            type="darknet", model="coco-yolov4-tiny", input_size=DEFAULT_INPUT_SIZE, conf=DEFAULT_CONF
+        ),
         title="Detector",
-        description="COCO model (darknet offline, or any ultralytics checkpoint).",
+        description="COCO model (darknet offline, or any ultralytics checkpoint). Small sources gain from "
+        "a larger input (upscaled small vehicles); see docs/BENCHMARKS.md.",
+    )
+    agnostic_nms_iou: float | None = Field(
+        0.7,
+        gt=0,
+        le=1,
+        title="Class-agnostic NMS overlap",
+        description="Of two boxes overlapping more than this, whatever their classes (car and truck on one "
+        "vehicle), only the higher-scored is tracked. None: off.",
+    )
+    tiles: tuple[TileCount, TileCount] | None = Field(
+        None,
+        title="Tiles (columns, rows)",
+        description="Run the detector on overlapping tiles of each frame (one batch) instead of the whole "
+        "frame: more pixels for small far vehicles, at the cost of one inference per tile.",
     )
     # A plain mapping checked against `vigie.vision.tracker.ByteTrackConfig` only when given: importing the
     # tracker imports ultralytics (2 s), which reading a site file (API, CLI) must not pay.

@@ -21,6 +21,7 @@ from vigie.pipelines.traffic.config import (
     TrafficPipelineConfig,
 )
 from vigie.pipelines.traffic.counter import CameraCounter, CountedCrossing
+from vigie.pipelines.traffic.tiling import TiledDetector, agnostic_nms
 from vigie.vision.detector import Detector, build_detector
 
 
@@ -61,6 +62,8 @@ def count_video(
     from vigie.vision.tracker import ByteTrackConfig, Tracker
 
     detector = detector or build_detector(config.detector, weights_dir=weights_dir)
+    if config.tiles is not None:
+        detector = TiledDetector(detector, grid=config.tiles)  # type: ignore[assignment]
     class_map = model_class_ids(detector.names)
     tracker = Tracker(ByteTrackConfig(**(config.tracker or TRACKER_DEFAULTS)))
     source = open_source("count", FileSourceConfig(type="file", path=path, start_time=start_time))
@@ -91,6 +94,8 @@ def count_video(
                 continue
             dets = detector.detect(frame)
             dets = dets.only_classes(class_map)
+            if config.agnostic_nms_iou is not None:
+                dets = agnostic_nms(dets, config.agnostic_nms_iou)
             dt = None if last_processed is None else (frame.captured_at - last_processed).total_seconds()
             if dt is not None and dt <= 0:
                 continue

@@ -21,6 +21,7 @@ from vigie.pipelines.traffic.bins import CameraBins
 from vigie.pipelines.traffic.classes import model_class_ids
 from vigie.pipelines.traffic.config import TRACKER_DEFAULTS, TrafficPipelineConfig
 from vigie.pipelines.traffic.counter import CameraCounter, CountedCrossing
+from vigie.pipelines.traffic.tiling import TiledDetector, agnostic_nms
 from vigie.vision.detector import Detector
 from vigie.vision.frame import Frame
 
@@ -50,7 +51,9 @@ class TrafficPipeline:
         weights_dir: Path | None = None,
     ) -> None:
         self.config = config
-        self.detector = detector
+        self.detector: Detector = (
+            TiledDetector(detector, grid=config.tiles) if config.tiles is not None else detector  # type: ignore[assignment]
+        )
         self.timezone = timezone
         self.weights_dir = weights_dir
         self.class_map = model_class_ids(detector.names)
@@ -98,6 +101,8 @@ class TrafficPipeline:
             return writes
         detections = self.detector.detect(frame)
         detections = detections.only_classes(self.class_map)
+        if self.config.agnostic_nms_iou is not None:
+            detections = agnostic_nms(detections, self.config.agnostic_nms_iou)
         dt = None
         if state.last_processed is not None:
             dt = (frame.captured_at - state.last_processed).total_seconds()

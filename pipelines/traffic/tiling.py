@@ -11,8 +11,6 @@ boxes cut by an inner tile edge when another tile sees them whole, and merges wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 
@@ -33,12 +31,16 @@ def agnostic_nms(detections: Detections, iou: float) -> Detections:
     return detections[keep]
 
 
-def tile_origins(width: int, height: int, grid: tuple[int, int], overlap: float) -> list[tuple[int, int, int, int]]:
+def tile_origins(
+    width: int, height: int, grid: tuple[int, int], overlap: float
+) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) of `grid` = (columns, rows) tiles covering the frame, neighbours sharing `overlap`
     of a tile's size."""
     cols, rows = grid
     if cols < 1 or rows < 1 or not 0 <= overlap < 1:
-        raise ConfigError(f"tiles {grid} with overlap {overlap}: expected ≥ 1 column and row, 0 ≤ overlap < 1")
+        raise ConfigError(
+            f"tiles {grid} with overlap {overlap}: expected ≥ 1 column and row, 0 ≤ overlap < 1"
+        )
     tw = int(np.ceil(width / (cols - (cols - 1) * overlap)))
     th = int(np.ceil(height / (rows - (rows - 1) * overlap)))
     xs = np.linspace(0, width - tw, cols).round().astype(int) if cols > 1 else [0]
@@ -50,7 +52,12 @@ class TiledDetector:
     """A `Detector` look-alike (detect, names, name, version) running `detector` on tiles of each frame."""
 
     def __init__(
-        self, detector: Detector, *, grid: tuple[int, int] = (2, 2), overlap: float = 0.25, nms_iou: float = 0.6
+        self,
+        detector: Detector,
+        *,
+        grid: tuple[int, int] = (2, 2),
+        overlap: float = 0.25,
+        nms_iou: float = 0.6,
     ) -> None:
         self.detector = detector
         self.grid = grid
@@ -77,7 +84,7 @@ class TiledDetector:
             dets.xyxy = dets.xyxy + np.array([x0, y0, x0, y0], dtype=dets.xyxy.dtype)
             parts.append(dets)
         if not parts:
-            return self.detector.detect(image[:0, :0]) if False else found[0][np.zeros(len(found[0]), bool)]
+            return found[0]  # every tile empty
         merged = Detections(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),

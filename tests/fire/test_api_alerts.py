@@ -390,6 +390,9 @@ def test_ingest_creates_then_merges(
         ({"last_seen_at": "2026-07-14T12:00:00Z"}, 422),
         ({"uncertainty": {"type": "Point", "coordinates": [5.4, 43.5]}}, 422),
         ({"kind": "flood"}, 422),
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": None}]}, 422),  # unknown bearing without reason
+        ({"bearings": [{"camera_id": 1, "reason": "camera has no heading"}]}, 422),  # azimuth_deg omitted
+        ({"bearings": [{"camera_id": 1, "azimuth_deg": None, "reason": "x", "left_deg": 2.0}]}, 422),
     ],
 )
 def test_ingest_refuses_bad_input(
@@ -399,3 +402,32 @@ def test_ingest_refuses_bad_input(
         "/api/v1/alerts/ingest", headers=bearer(engine, "worker"), json=_ingest_body(world, **overrides)
     )
     assert response.status_code == status, response.text
+
+
+def test_a_camera_without_heading_travels_as_an_unknown_bearing(
+    client: TestClient, engine: sqlalchemy.Engine, world: dict[str, int]
+) -> None:
+    """Ingest → AlertOut → GeoJSON → CAP: the bearing has no azimuth, its reason is said everywhere."""
+    unknown = {
+        "camera_id": world["north"],
+        "camera": "north",
+        "azimuth_deg": None,
+        "reason": "camera has no heading",
+        "seen_at": "2026-07-14T13:00:40Z",
+    }
+    body = _ingest_body(world, public_id="remote-no-heading", bearings=[unknown], cameras=[world["north"]])
+    body.pop("frame_jpeg_base64")
+    created = client.post("/api/v1/alerts/ingest", headers=bearer(engine, "worker"), json=body)
+    assert created.status_code == 201, created.text
+    alert_id = created.json()["id"]
+    headers = bearer(engine, "operator")
+    out = client.get(f"/api/v1/alerts/{alert_id}", headers=headers).json()
+    (bearing,) = out["bearings"]
+    assert bearing["azimuth_deg"] is None and bearing["reason"] == "camera has no heading"
+    assert bearing["camera_name"] == "North tower" and bearing["longitude"] == pytest.approx(5.40)
+    assert "left_deg" not in bearing and out["location"] is None
+    features = client.get(f"/api/v1/alerts/{alert_id}/geojson", headers=headers).json()["features"]
+    assert [(f["properties"]["feature"], f["geometry"]) for f in features] == [("bearing_unknown", None)]
+    assert features[0]["properties"]["reason"] == "camera has no heading"
+    cap = ET.fromstring(client.get(f"/api/v1/alerts/{alert_id}/cap", headers=headers).content)
+    assert "north bearing unknown (camera has no heading)" in cap.findtext(f"{CAP}info/{CAP}description")

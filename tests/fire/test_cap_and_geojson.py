@@ -253,3 +253,51 @@ def test_feature_collection_is_lon_lat_and_complete() -> None:
     assert start == [5.4, 43.5]
     assert shape(features["cone"]["geometry"]).is_valid
     assert features["bearing"]["properties"]["range_m"] > 0
+
+
+NO_HEADING_BEARING = {
+    "camera_id": 3,
+    "camera": "sans-cap",
+    "camera_name": "Sans cap",
+    "azimuth_deg": None,
+    "reason": "camera has no heading",
+    "seen_at": T0.isoformat(),
+    "longitude": 5.5,
+    "latitude": 43.6,
+}
+
+
+def test_cap_of_a_camera_without_heading_says_the_bearing_is_unknown() -> None:
+    root = parse(alert_to_cap(make_alert(bearings=[NO_HEADING_BEARING], cameras=[3]), sender="s"))
+    info = root.find(f"{NS}info")
+    assert_schema_order(info, INFO_ORDER)
+    description = info.findtext(f"{NS}description")
+    assert "sans-cap bearing unknown (camera has no heading)" in description
+    area = info.find(f"{NS}area")
+    # No direction, no position: no polygon or circle, only the description CAP requires.
+    assert area.find(f"{NS}polygon") is None and area.find(f"{NS}circle") is None
+    assert "unknown" in area.findtext(f"{NS}areaDesc")
+
+
+def test_cap_mixes_a_known_cone_and_an_unknown_bearing() -> None:
+    alert = make_alert()
+    alert = make_alert(bearings=[*alert.bearings, NO_HEADING_BEARING], cameras=[1, 3])
+    info = parse(alert_to_cap(alert, sender="s")).find(f"{NS}info")
+    description = info.findtext(f"{NS}description")
+    assert "north 359.0°" in description and "sans-cap bearing unknown" in description
+    polygons = info.find(f"{NS}area").findall(f"{NS}polygon")
+    assert len(polygons) == 1 and _pairs(polygons[0].text)[0] == (43.5, 5.4)  # only the north cone
+
+
+def test_geojson_of_a_bearing_without_azimuth_draws_nothing_but_keeps_the_reason() -> None:
+    alert = make_alert()
+    alert = make_alert(bearings=[*alert.bearings, NO_HEADING_BEARING], cameras=[1, 3])
+    features = feature_collection([alert])["features"]
+    kinds = sorted(f["properties"]["feature"] for f in features)
+    assert kinds == ["bearing", "bearing_unknown", "cone"]  # north: line and cone; sans-cap: no geometry
+    unknown = next(f for f in features if f["properties"]["feature"] == "bearing_unknown")
+    assert unknown["geometry"] is None
+    assert unknown["properties"]["reason"] == "camera has no heading"
+    assert unknown["properties"]["camera"] == "sans-cap" and unknown["properties"]["camera_id"] == 3
+    drawn = [f for f in features if f["geometry"] is not None]
+    assert all(f["properties"]["camera_id"] == 1 for f in drawn)

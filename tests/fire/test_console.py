@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -505,6 +506,58 @@ def test_alert_posted_by_a_remote_worker_appears_with_its_bearing_line(
     row = _alert_row(live, body["public_id"])
     assert row.status == AlertStatus.CLOSED
     assert [e.to_status for e in row.events] == [AlertStatus.NEW, AlertStatus.CONFIRMED, AlertStatus.CLOSED]
+
+
+def test_a_camera_without_heading_shows_an_unknown_bearing_and_draws_nothing(
+    live: LiveApp, open_console: Callable[..., Any], tmp_path: Path
+) -> None:
+    page = open_console(live)
+    known = _bearing_to(CAMERAS["est"], live.camera_ids["est"], "est", FIRE_LONLAT)
+    known.pop("_distance_m")
+    now = datetime.now(UTC)
+    unknown = {"camera_id": live.camera_ids["sud"], "camera": "sud", "azimuth_deg": None,
+               "reason": "camera has no heading", "seen_at": now.isoformat()}  # fmt: skip
+    body = {
+        "public_id": f"no-heading-{uuid.uuid4().hex[:12]}",
+        "site_id": live.site_id,
+        "kind": "smoke",
+        "first_seen_at": (now - timedelta(seconds=30)).isoformat(),
+        "last_seen_at": now.isoformat(),
+        "bearings": [known, unknown],
+        "cameras": [live.camera_ids["est"], live.camera_ids["sud"]],
+        "confidence": 0.5,
+        "model_name": "fire-smoke-yolov8",
+        "model_version": "test",
+    }
+    response = httpx.post(
+        f"{live.base_url}/api/v1/alerts/ingest",
+        json=body,
+        headers={"Authorization": f"Bearer {live.worker_token}"},
+        timeout=10,
+    )
+    assert response.status_code in (200, 201), response.text
+    alert_id = response.json()["id"]
+
+    card = page.locator(f'.alert-card[data-alert-id="{alert_id}"]')
+    playwright_api.expect(card).to_be_visible(timeout=APPEAR_WITHIN_MS)
+    sud_line = card.locator(f'.f-bearings .bearing[data-camera-id="{live.camera_ids["sud"]}"]')
+    expected = f"{CAMERAS['sud']['name']} : relèvement inconnu : caméra sans cap"
+    playwright_api.expect(sud_line).to_have_text(expected)
+    playwright_api.expect(sud_line).to_have_class(re.compile(r"\bbearing-unknown\b"))
+    est_line = card.locator(f'.f-bearings .bearing[data-camera-id="{live.camera_ids["est"]}"]')
+    playwright_api.expect(est_line).to_contain_text(f"{_french(known['azimuth_deg'], 1)}°")
+    # One usable bearing: still "one camera", not "cones without intersection".
+    playwright_api.expect(card.locator(".f-lonlat")).to_contain_text("une seule caméra")
+    # The map draws only the camera with a heading: one line, one cone, none for the camera without.
+    svg = page.locator("#fire-map")
+    playwright_api.expect(svg.locator(f'.bearing-line[data-alert-id="{alert_id}"]')).to_have_count(1)
+    playwright_api.expect(svg.locator(f'.alert-cone[data-alert-id="{alert_id}"]')).to_have_count(1)
+    drawn = svg.locator(f'[data-alert-id="{alert_id}"][data-camera-id="{live.camera_ids["sud"]}"]')
+    playwright_api.expect(drawn).to_have_count(0)
+    card.screenshot(path=str(tmp_path / "card-no-heading.png"))
+    # Tidy up for the other tests of this module (they share the live app).
+    card.locator("button.act-close").click()
+    playwright_api.expect(card).to_have_count(0, timeout=10000)
 
 
 def test_health_panel_shows_down_and_silent_cameras_in_red_and_the_map_draws_cameras(

@@ -190,7 +190,40 @@ def test_camera_without_heading_keeps_detections_without_bearing(engine, tmp_pat
     assert len(rows) == 3 and all(r.azimuth_deg is None for r in rows)
     assert rows[0].data["bearing_missing"] == "no heading"
     (alert,) = alerts(engine)
-    assert alert.bearings == [] and alert.location is None and alert.cameras == [ctx.camera_id]
+    assert alert.location is None and alert.cameras == [ctx.camera_id]
+    # The alert says which camera saw it and why it has no direction (not only the logs).
+    (bearing,) = alert.bearings
+    assert bearing["camera_id"] == ctx.camera_id and bearing["camera"] == "sans-cap"
+    assert bearing["azimuth_deg"] is None and bearing["reason"] == "camera has no heading"
+    assert "left_deg" not in bearing and bearing["seen_at"]
+
+
+def test_camera_without_field_of_view_gives_an_unknown_bearing_with_its_reason(engine, tmp_path):
+    with session_scope(engine) as session:
+        site = make_site(session, [{"slug": "sans-champ", "name": "Sans champ", "longitude": 0.2,
+                                    "latitude": 47.9, "heading_deg": 120.0}])  # fmt: skip
+    ctx, geo = site["sans-champ"]
+    pipe = FirePipeline(FirePipelineConfig(danger_level=3), ScriptedDetector([[SMOKE]] * 3),
+                        cameras={"sans-champ": geo}, data_dir=tmp_path)  # fmt: skip
+    run(engine, pipe, ctx, [0, 30, 60], camera="sans-champ")
+    (alert,) = alerts(engine)
+    (bearing,) = alert.bearings
+    assert bearing["azimuth_deg"] is None and bearing["reason"] == "camera has no field of view"
+
+
+def test_smoke_command_reports_the_unknown_bearing_of_a_camera_without_heading(tmp_path):
+    from vigie.pipelines.base import CameraContext
+    from vigie.pipelines.fire.cli import run_smoke
+    from vigie.pipelines.fire.geometry import CameraGeometry
+
+    ctx = CameraContext(camera_id=1, slug="sans-cap", site_id=1)
+    geo = CameraGeometry(camera_id=1, slug="sans-cap", site_id=1, longitude=0.2, latitude=47.9)
+    pipe = FirePipeline(FirePipelineConfig(danger_level=3, save_frames=False),
+                        ScriptedDetector([[SMOKE]] * 3), cameras={"sans-cap": geo})  # fmt: skip
+    report = run_smoke(pipe, ctx, [(f"f{t}", frame("sans-cap", t)) for t in (0, 30, 60)])
+    (alert,) = report["alerts"]
+    unknown = {"camera": "sans-cap", "azimuth_deg": None, "reason": "camera has no heading"}
+    assert alert["bearings"] == [unknown]
 
 
 def test_fire_class_escalates_the_alert(engine, site, tmp_path):

@@ -85,7 +85,8 @@ def plate_clip(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) 
     clip = work / "clip.mp4"
     _ffmpeg(
         "-f", "concat", "-safe", "0", "-i", str(listing),
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-r", str(FPS), "-pix_fmt", "yuv420p", str(clip),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-r", str(FPS), "-pix_fmt", "yuv420p",
+        str(clip),
     )  # fmt: skip
     photos = tuple(Path(items[name].image_path) for name in CLIP_PHOTOS)
     plates = tuple(name.replace("-", "") for name in CLIP_PHOTOS)

@@ -163,7 +163,8 @@ def test_siv_series(text: str, series: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "read", ["W-178-JZ", "W178JZ", "W-178-JZ 17", "W-I78-JZ"]  # department, I in a digit position
+    "read",
+    ["W-178-JZ", "W178JZ", "W-178-JZ 17", "W-I78-JZ"],  # department, I in a digit position
 )
 def test_w_garage_is_read_as_such(read: str) -> None:
     match = search_plate(read)

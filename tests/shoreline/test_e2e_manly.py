@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from scipy.io import loadmat
 from shapely.geometry import LineString, Point
 
 from vigie.calibration.crs import to_projected
+from vigie.datasets.eval_shoreline_service import along_transects, crossing_distances, mapped_shoreline_world
 from vigie.pipelines.shoreline.demo import SNAP, SOLVED, coastsnap_water_level
 from vigie.pipelines.shoreline.station import load_manly_station
 from vigie.services import shoreline_photos, shoreline_stations
@@ -67,21 +67,24 @@ def test_real_photo_through_the_api_to_a_georeferenced_shoreline_and_report(
         assert len(lonlat) >= 50 and len(stored.point_confidence) == len(lonlat)
         assert stored.calibration_version.startswith("sl-")
         assert sum(d is not None for d in stored.transect_distances) == len(lonlat)
+        transect_distances = stored.transect_distances
+        station_transects = shoreline_stations.get_station(session, slug="manly").transects
     # Manly beach, Sydney: every vertex within ~1 km of the cradle.
     assert np.abs(lonlat[:, 0] - 151.2907).max() < 0.015 and np.abs(lonlat[:, 1] + 33.7997).max() < 0.015
     # Compared with CoastSnap's own mapped shoreline of the station (local frame: + origin = EPSG:28356).
+    # Measured by `python -m vigie.datasets.eval_shoreline_service` (docs/BENCHMARKS.md, Shoreline): median
+    # vertex distance 6.95 m, along the transects RMS 9.38 m (125 transects). Bounds: those with ~70 %
+    # margin (the mapped line is of another date; the extraction is still being tuned).
     station = load_manly_station(manly_dir)
-    mapped = station.local_to_world(
-        np.asarray(
-            loadmat(manly_dir / "reference-shoreline" / "Edit_Shoreline_Python.mat", squeeze_me=True)[
-                "sl_xyz"
-            ]
-        )[:, :2]
-    )
+    mapped = mapped_shoreline_world(manly_dir, station)
     x, y = to_projected(lonlat[:, 0], lonlat[:, 1], 28356)
     reference = LineString(mapped)
     distances = np.array([reference.distance(Point(a, b)) for a, b in zip(x, y, strict=True)])
-    assert np.median(distances) < 25.0, np.median(distances)
+    assert np.median(distances) < 12.0, np.median(distances)
+    ours = np.array([np.nan if d is None else d for d in transect_distances], dtype=float)
+    transects = np.array([[t["x0"], t["y0"], t["x1"], t["y1"]] for t in station_transects], dtype=float)
+    along = along_transects(ours, crossing_distances(mapped, transects))
+    assert along["transects_compared"] >= 100 and along["rms_m"] < 16.0, along
 
     geojson = client.get(
         "/api/v1/shoreline/stations/manly/shorelines.geojson?crs=28356", headers=coastal

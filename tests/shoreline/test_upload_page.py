@@ -1,5 +1,5 @@
 """The citizens' upload page in headless Chromium: a real beach photo is accepted, a non-image is refused
-with its reason, both in French."""
+with its reason, both in French; the page then follows the photo's processing and says what came of it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import pytest
 
 from vigie.api.app import create_app
 from vigie.pipelines.shoreline.demo import SNAP
+from vigie.pipelines.shoreline.station import load_manly_station
 from vigie.services.schemas import SiteCreate
 from vigie.services.shoreline_schemas import StationCreate
-from vigie.services.shoreline_stations import create_station
+from vigie.services.shoreline_stations import create_station, station_from_geometry
 from vigie.services.sites import create_site
 from vigie.settings import Settings
 from vigie.store.db import make_engine, make_sessionmaker, upgrade
@@ -107,3 +108,39 @@ def test_upload_a_real_photo_then_a_non_image(served, manly_dir, tmp_path):
         photos = session.query(ShorelinePhoto).all()
         assert len(photos) == 1 and photos[0].quality["filename"] == SNAP
     engine.dispose()
+
+
+def test_the_page_follows_the_photo_and_says_why_it_was_set_aside(served, manly_dir, tmp_path):
+    """The Manly station without any water level: the real snap is accepted, then processing flags it, and
+    the page says so in French with the reason."""
+    from playwright.sync_api import sync_playwright
+
+    base, url = served
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        create_site(session, data=SiteCreate(slug="manly-beach", name="Manly", kind="shoreline"))
+        station_from_geometry(
+            session,
+            geometry=load_manly_station(manly_dir),
+            site_slug="manly-beach",
+            slug="manly",
+            name="Manly CoastSnap",
+            media_dir=tmp_path,  # the served app's data_dir
+        )
+        session.commit()
+    engine.dispose()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{base}/shoreline/upload/manly")
+            page.set_input_files("#photo", str(manly_dir / SNAP))
+            page.click("#send")
+            page.wait_for_selector("#message.ok", timeout=30_000)
+            page.wait_for_selector("#outcome.flagged", timeout=90_000)
+            outcome = page.inner_text("#outcome")
+            page.screenshot(path=str(tmp_path / "upload-flagged.png"))
+        finally:
+            browser.close()
+    assert outcome.startswith("Photo écartée. Le niveau de la mer à l'heure de la photo est inconnu")
+    assert "missing water level" in outcome  # the stored reason, for whoever reads it to the team

@@ -216,3 +216,53 @@ def test_count_command_rejects_a_video_without_frames(tmp_path: Path) -> None:
     args = parser.parse_args(["count", str(empty), "--line", "0,1,2", "--out", str(tmp_path / "c.csv")])
     with pytest.raises(InvalidInputError, match="four numbers"):
         args.func(args)
+
+
+def test_agnostic_nms_keeps_one_box_per_vehicle_whatever_its_class() -> None:
+    from vigie.pipelines.traffic.tiling import agnostic_nms
+
+    boxes = np.array([[10, 10, 50, 40], [11, 10, 51, 41], [100, 10, 140, 40]], dtype=np.float32)
+    dets = Detections(
+        xyxy=boxes, confidence=np.array([0.4, 0.6, 0.3]), class_id=np.array([2, 7, 2]), names=COCO
+    )
+    kept = agnostic_nms(dets, 0.7)
+    assert kept.class_id.tolist() == [7, 2]  # the truck box (higher score) wins over the car box on it
+    assert len(agnostic_nms(dets, 0.99)) == 3  # no overlap above the threshold: nothing removed
+
+
+class TileDetector(Detector):
+    """Finds one car box per call at fixed tile coordinates; records the tile shapes it was given."""
+
+    def __init__(self, box: list[float]) -> None:
+        self.name, self.version, self.device, self.half = "tiles", "1", "cpu", False
+        self.names, self.input_size, self.batch = COCO, 320, 4
+        self.box, self.shapes = box, []
+
+    def _predict(self, images: list[np.ndarray]) -> list[Detections]:
+        self.shapes += [im.shape[:2] for im in images]
+        return [Detections(xyxy=np.array([self.box], dtype=np.float32), confidence=np.array([0.9]),
+                           class_id=np.array([2]), names=COCO) for _ in images]  # fmt: skip
+
+
+def test_tiles_cover_the_frame_and_boxes_come_back_in_frame_pixels() -> None:
+    from vigie.pipelines.traffic.tiling import TiledDetector, tile_origins
+
+    tiles = tile_origins(320, 240, (2, 2), 0.25)
+    assert len(tiles) == 4 and tiles[0][:2] == (0, 0) and tiles[-1][2:] == (320, 240)
+    assert tiles[1][0] < tiles[0][2] and tiles[2][1] < tiles[0][3]  # neighbours overlap
+    inner = TileDetector([20, 30, 50, 60])  # whole inside each tile: four boxes, one per tile, kept apart
+    found = TiledDetector(inner, grid=(2, 2)).detect(np.zeros((240, 320, 3), np.uint8))
+    assert sorted(map(tuple, found.xyxy[:, :2].tolist())) == sorted(
+        (x0 + 20, y0 + 30) for x0, y0, _, _ in tiles
+    )
+    assert len(set(inner.shapes)) == 1  # one batch of equal tiles
+    cut = TileDetector(
+        [0, 30, 30, 60]
+    )  # touches the left edge: cut by the inner edge in the right-hand tiles
+    found = TiledDetector(cut, grid=(2, 2)).detect(np.zeros((240, 320, 3), np.uint8))
+    assert sorted(found.xyxy[:, 0].tolist()) == [
+        0.0,
+        0.0,
+    ]  # only the left tiles' boxes (the frame's own edge)
+    with pytest.raises(ConfigError, match="tiles"):
+        tile_origins(320, 240, (0, 2), 0.25)

@@ -109,3 +109,15 @@ def test_fire_model_loads_and_sees_smoke(shared_datasets: Path, real_weights) ->
     smoke = fire.detect(image).only_classes([0])
     assert len(smoke) >= 1
     assert box_iou(smoke.xyxy, truth).max() > 0.1
+
+
+def test_darknet_objectness_threshold_follows_conf(bus: np.ndarray, real_weights) -> None:
+    from vigie.vision.backends.darknet import with_objectness_threshold
+
+    cfg = "[net]\nthresh = 0.9\n[yolo]\nmask = 0,1\nthresh = .2\n[convolutional]\n[region]\nclasses=2\n"
+    patched = with_objectness_threshold(cfg, 0.05).splitlines()
+    assert patched.count("thresh = 0.05") == 2 and "thresh = .2" not in patched
+    assert "thresh = 0.9" in patched  # only the output layers' threshold changes
+    # OpenCV's default objectness threshold (0.2) used to cap `conf`: below it, lower-scored boxes appear.
+    low = build_detector(DarknetDetectorConfig(model="coco-yolov4-tiny", conf=0.05)).detect(bus)
+    assert (low.confidence < 0.2).any() and (low.confidence >= 0.05).all()

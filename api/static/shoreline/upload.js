@@ -55,7 +55,8 @@ function describe(photo) {
       return ["Photo analysée : le trait de côte a été extrait. Merci !", "ok"];
     case "flagged": {
       const text = FLAG_MESSAGES[photo.reason_code] || FLAG_MESSAGES.other;
-      return [`Photo écartée : ${text} (${photo.reason || "sans détail"})`, "flagged"];
+      const detail = photo.reason ? ` Détail technique : ${photo.reason}` : "";
+      return [`Photo écartée. ${text}${detail}`, "flagged"];
     }
     case "failed":
       return ["L'analyse n'a pas pu être faite pour l'instant ; elle sera relancée.", "waiting"];
