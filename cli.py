@@ -200,6 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from vigie.vision.bench import bench_detect, format_table
     from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConfig
+    from vigie.vision.ultralytics_compat import ultralytics_assets_dir
     from vigie.weights.manager import load_manifest
 
     manifest = load_manifest()
@@ -207,7 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         n for n, spec in manifest.items() if spec.task == "detect" and spec.source.type == "pypi"
     ]
     devices = args.device or (["cpu", "cuda:0"] if torch.cuda.is_available() else ["cpu"])
-    folder = Path(args.images) if args.images else _packaged_sample_images()
+    folder = Path(args.images) if args.images else ultralytics_assets_dir()
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     images = [img for img in (cv2.imread(str(p)) for p in paths) if img is not None]
     if not images:
@@ -246,12 +247,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     print(format_table(rows))
     return 0
-
-
-def _packaged_sample_images() -> Path:
-    import ultralytics
-
-    return Path(ultralytics.__file__).parent / "assets"
 
 
 def _print_table(rows: Sequence[Sequence[str]]) -> None:

@@ -404,6 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--weights-dir", type=Path, default=None)
     parser.add_argument(
+        "--small-scales",
+        default=",".join(str(v) for v in SMALL_SCALES),
+        help="small part: plume scales (1 = the plume video's own size)",
+    )
+    parser.add_argument(
         "--small-variants",
         default=",".join(SMALL_VARIANTS),
         help="small part: GRIDxROWS@IMGSZ list (e.g. 1x1@640,2x1@640)",
@@ -417,6 +422,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise InvalidInputError(
             f"--parts: unknown {sorted(unknown)}; expected images, sequences, throughput, small"
         )
+    try:
+        scales = [float(v) for v in args.small_scales.split(",") if v.strip()]
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"--small-scales {args.small_scales!r}: expected numbers, e.g. 0.1,0.25"
+        ) from exc
+    if not scales or any(not 0 < v <= 2 for v in scales):
+        raise InvalidInputError(f"--small-scales {args.small_scales!r}: expected scales in (0, 2]")
     variants = [v.strip() for v in args.small_variants.split(",") if v.strip()]
     for v in variants:
         grid, _, imgsz = v.partition("@")
@@ -439,7 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "throughput" in parts:
         print("\n" + "\n".join(eval_throughput(args.data, args.repeats, args.weights_dir)))
     if "small" in parts:
-        print("\n" + "\n".join(eval_small(args.data, args.weights_dir, args.min_confidence, variants)))
+        rows = eval_small(args.data, args.weights_dir, args.min_confidence, variants, scales)
+        print("\n" + "\n".join(rows))
     return 0
 
 

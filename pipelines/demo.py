@@ -28,6 +28,7 @@ from vigie.store.models import Detection
 from vigie.vision.detector import DarknetDetectorConfig
 from vigie.vision.health import SourceHealth
 from vigie.vision.source_config import FileSourceConfig, ImagesSourceConfig, SourceConfig, describe
+from vigie.vision.ultralytics_compat import ultralytics_assets_dir
 
 log = logging.getLogger("vigie.demo")
 
@@ -41,10 +42,7 @@ DEMO_MODELS = ("coco-yolov4-tiny",)
 def sample_source() -> SourceConfig:
     if OPENCV_SAMPLE_VIDEO.is_file():
         return FileSourceConfig(type="file", path=OPENCV_SAMPLE_VIDEO, target_fps=2)
-    import ultralytics
-
-    assets = Path(ultralytics.__file__).parent / "assets"
-    return ImagesSourceConfig(type="images", directory=assets)
+    return ImagesSourceConfig(type="images", directory=ultralytics_assets_dir())
 
 
 def demo_site_config() -> SiteConfig:

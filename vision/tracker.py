@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from ultralytics.trackers.byte_tracker import BYTETracker
 
 from vigie.errors import InvalidInputError
 from vigie.vision.detections import Detections
+from vigie.vision.ultralytics_compat import load_ultralytics
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ class Tracker:
 
     def __init__(self, config: ByteTrackConfig | None = None) -> None:
         self.config = config or ByteTrackConfig()
+        load_ultralytics()
+        from ultralytics.trackers.byte_tracker import BYTETracker
+
         self._tracker = BYTETracker(SimpleNamespace(**self.config.model_dump(exclude={"frame_rate"})))
         self._set_step(1.0 / self.config.frame_rate)
 

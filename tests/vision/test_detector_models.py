@@ -14,6 +14,7 @@ from vigie.observability import REGISTRY
 from vigie.vision.detections import box_iou
 from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConfig, build_detector
 from vigie.vision.frame import Frame
+from vigie.vision.ultralytics_compat import ultralytics_assets_dir
 from vigie.weights import manager
 
 pytestmark = pytest.mark.slow
@@ -28,9 +29,7 @@ def real_weights() -> None:
 
 @pytest.fixture(scope="module")
 def bus() -> np.ndarray:
-    import ultralytics
-
-    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    path = ultralytics_assets_dir() / "bus.jpg"
     image = cv2.imread(str(path))
     assert image is not None, path
     return image

@@ -22,6 +22,7 @@ from vigie.vision.detector import (
     resolve_device,
 )
 from vigie.vision.letterbox import letterbox
+from vigie.vision.ultralytics_compat import load_ultralytics
 from vigie.weights import fasternet_compat
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def load_yolo(path: Path, device: str):  # -> ultralytics.YOLO (kept untyped: ul
     if path.suffix.lower() == ".pt":
         # Some community checkpoints pickle custom layers under __main__ (see weights/fasternet_compat.py).
         fasternet_compat.register_in_main()
-    from ultralytics import YOLO
+    YOLO = load_ultralytics().YOLO
 
     try:
         return YOLO(str(path), task="detect")
