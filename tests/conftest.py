@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,17 +37,72 @@ def shared_datasets() -> Path:
     return path
 
 
+# --- browser fixtures ---
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; Playwright cannot download its own here
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def serve_app(app: object) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Callable[[object], AbstractContextManager[str]]:
+    """`with live_server(app) as base_url:` serves the app for the duration of the block."""
+    return serve_app
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Playwright) for one test; skipped without the Debian package, failed in CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 # --- database fixtures ---
 # `db_url` runs each test on an empty SQLite file and on a fresh PostgreSQL schema; `engine`/`session` give
 # the same databases migrated to head. PostgreSQL unreachable: those tests skip, or fail when
 # VIGIE_REQUIRE_POSTGRES=1 (CI).
 
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import sqlalchemy  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/vigie_test"
 

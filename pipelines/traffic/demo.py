@@ -17,6 +17,7 @@ from vigie.services.schemas import SiteCreate
 from vigie.settings import Settings
 from vigie.store.db import session_scope
 from vigie.store.models import CountBin
+from vigie.vision.detector import DarknetDetectorConfig
 from vigie.vision.health import SourceHealth
 from vigie.vision.source_config import FileSourceConfig
 
@@ -41,7 +42,12 @@ def demo_config(samples: object) -> SiteConfig:
         cameras=[CameraConfig(slug="highway-a", name="Highway (sample video)", role="traffic",
                               source=FileSourceConfig(type="file", path=folder / meta["video"],
                                                       start_time=DEMO_START))],
-        traffic=TrafficPipelineConfig(cameras={"highway-a": TrafficCameraConfig(lines=[line])}),
+        # Input 416, not the default 832: the demo must finish in < 60 s on 2 cores (832 counts more, see
+        # docs/BENCHMARKS.md "Traffic counting", at 3.7× the detector time).
+        traffic=TrafficPipelineConfig(
+            detector=DarknetDetectorConfig(model="coco-yolov4-tiny", input_size=416, conf=0.1),
+            cameras={"highway-a": TrafficCameraConfig(lines=[line])},
+        ),
     )  # fmt: skip
 
 

@@ -4,9 +4,6 @@ and a car park that keeps no clear text never shows a plate."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,22 +24,10 @@ from vigie.store.db import make_engine, make_sessionmaker, upgrade
 from vigie.store.models import AuditLog, CameraRole, PlateFormat
 from vigie.store.types import utcnow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SECRET = "lapi-page-tests-secret-" + "p" * 32
 PURPOSE = "contrôle occupation test"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = pytest.mark.browser
 
 # Hashed-only car park: (plate, hours before now at entry, at exit or None). Plus one exit never entered.
 HASHED_STAYS = [("AB-123-CD", 5.0, 2.0), ("EF-456-GH", 3.0, None), ("1234 AB 17", 1.0, None)]
@@ -56,12 +41,6 @@ class Served:
     token: str
     now: datetime
     engine_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _passage(text: str, at: datetime) -> PassageRead:
@@ -105,31 +84,13 @@ def seed(url: str) -> tuple[str, datetime]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    import uvicorn
-
+def served(tmp_path: Path, live_server) -> Iterator[Served]:
     url = f"sqlite:///{(tmp_path / 'vigie.db').as_posix()}"
     upgrade(url)
     token, now = seed(url)
     settings = Settings(_env_file=None, env="test", secret_key=SECRET, database_url=url, data_dir=tmp_path)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", token, now, url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with live_server(create_app(settings)) as base_url:
+        yield Served(base_url, token, now, url)
 
 
 def expected_inside(stays, now: datetime, at: datetime) -> int:
@@ -141,71 +102,63 @@ def expected_inside(stays, now: datetime, at: datetime) -> int:
 
 
 def test_parking_page_shows_seeded_occupancy_and_sessions_without_hashed_plates(
-    served: Served, tmp_path: Path
+    served: Served, chromium, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
+    context = chromium.new_context(
+        viewport={"width": 1100, "height": 1200}, timezone_id="Europe/Paris", locale="fr-FR"
+    )
+    page = context.new_page()
+    page.goto(f"{served.url}/lapi/parking")
+    page.fill("#token", served.token)
+    page.click("button[type=submit]")
+    page.wait_for_selector("article.park svg rect.bar", state="attached")
+    # Without a purpose: occupancy only, no session listed (plate data needs a purpose).
+    assert page.locator("table.sessions").count() == 0
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                viewport={"width": 1100, "height": 1200}, timezone_id="Europe/Paris", locale="fr-FR"
-            )
-            page = context.new_page()
-            page.goto(f"{served.url}/lapi/parking")
-            page.fill("#token", served.token)
-            page.click("button[type=submit]")
-            page.wait_for_selector("article.park svg rect.bar", state="attached")
-            # Without a purpose: occupancy only, no session listed (plate data needs a purpose).
-            assert page.locator("table.sessions").count() == 0
+    page.fill("#purpose", PURPOSE)
+    page.click("button[type=submit]")
+    page.wait_for_selector("article.park[data-slug='vieux-port'] table.sessions")
+    page.wait_for_selector("article.park[data-slug='minimes'] table.sessions")
 
-            page.fill("#purpose", PURPOSE)
-            page.click("button[type=submit]")
-            page.wait_for_selector("article.park[data-slug='vieux-port'] table.sessions")
-            page.wait_for_selector("article.park[data-slug='minimes'] table.sessions")
+    hashed = page.locator("article.park[data-slug='vieux-port']")
+    bars = hashed.locator("rect.bar").evaluate_all(
+        "rs => rs.map(r => [r.dataset.at, Number(r.dataset.occupied), Number(r.getAttribute('height'))])"
+    )
+    assert len(bars) == 49  # 24 h every 30 min, both ends
+    for at, occupied, _ in bars:
+        t = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        assert occupied == expected_inside(HASHED_STAYS, served.now, t), at
+    assert max(o for _, o, _ in bars) == 2  # AB-123-CD and EF-456-GH overlapped
+    heights = {o: h for _, o, h in bars}
+    assert heights[0] == 0 and heights[2] == pytest.approx(2 * heights[1], rel=0.01)
+    figures = hashed.locator(".figures b").all_inner_texts()
+    assert figures[:3] == ["2", "8", "10"]  # inside now, free places, capacity
 
-            hashed = page.locator("article.park[data-slug='vieux-port']")
-            bars = hashed.locator("rect.bar").evaluate_all(
-                "rs => rs.map(r => [r.dataset.at, Number(r.dataset.occupied), "
-                "Number(r.getAttribute('height'))])"
-            )
-            assert len(bars) == 49  # 24 h every 30 min, both ends
-            for at, occupied, _ in bars:
-                t = datetime.fromisoformat(at.replace("Z", "+00:00"))
-                assert occupied == expected_inside(HASHED_STAYS, served.now, t), at
-            assert max(o for _, o, _ in bars) == 2  # AB-123-CD and EF-456-GH overlapped
-            heights = {o: h for _, o, h in bars}
-            assert heights[0] == 0 and heights[2] == pytest.approx(2 * heights[1], rel=0.01)
-            figures = hashed.locator(".figures b").all_inner_texts()
-            assert figures[:3] == ["2", "8", "10"]  # inside now, free places, capacity
+    rows = hashed.locator("table.sessions tbody tr").evaluate_all(
+        "trs => trs.map(tr => [tr.dataset.status, ...[...tr.cells].map(c => c.textContent)])"
+    )
+    assert len(rows) == len(HASHED_STAYS) + 1
+    statuses = sorted(r[0] for r in rows)
+    assert statuses == ["closed", "flagged", "open", "open"]
+    assert {r[1] for r in rows} == {"hashed only"}
+    closed = next(r for r in rows if r[0] == "closed")
+    assert closed[4] == "3 h 00" and closed[3] != "inside"
 
-            rows = hashed.locator("table.sessions tbody tr").evaluate_all(
-                "trs => trs.map(tr => [tr.dataset.status, ...[...tr.cells].map(c => c.textContent)])"
-            )
-            assert len(rows) == len(HASHED_STAYS) + 1
-            statuses = sorted(r[0] for r in rows)
-            assert statuses == ["closed", "flagged", "open", "open"]
-            assert {r[1] for r in rows} == {"hashed only"}
-            closed = next(r for r in rows if r[0] == "closed")
-            assert closed[4] == "3 h 00" and closed[3] != "inside"
+    clear_rows = page.locator("article.park[data-slug='minimes'] table.sessions tbody tr td.plate")
+    assert clear_rows.all_inner_texts() == ["QR-246-ST"]
 
-            clear_rows = page.locator("article.park[data-slug='minimes'] table.sessions tbody tr td.plate")
-            assert clear_rows.all_inner_texts() == ["QR-246-ST"]
+    # No hashed car park's plate anywhere on the page, in any form.
+    html = page.content()
+    text = page.inner_text("body")
+    for plate in [p for p, _, _ in HASHED_STAYS] + [UNMATCHED_EXIT[0]]:
+        compact = plate.replace("-", "").replace(" ", "")
+        assert plate not in html and compact not in html and plate not in text, plate
 
-            # No hashed car park's plate anywhere on the page, in any form.
-            html = page.content()
-            text = page.inner_text("body")
-            for plate in [p for p, _, _ in HASHED_STAYS] + [UNMATCHED_EXIT[0]]:
-                compact = plate.replace("-", "").replace(" ", "")
-                assert plate not in html and compact not in html and plate not in text, plate
-
-            page.screenshot(path=str(tmp_path / "lapi-parking.png"), full_page=True)
-            if os.environ.get("VIGIE_SCREENSHOT_DIR"):
-                page.screenshot(
-                    path=str(Path(os.environ["VIGIE_SCREENSHOT_DIR"]) / "lapi-parking.png"), full_page=True
-                )
-        finally:
-            browser.close()
+    page.screenshot(path=str(tmp_path / "lapi-parking.png"), full_page=True)
+    if os.environ.get("VIGIE_SCREENSHOT_DIR"):
+        page.screenshot(
+            path=str(Path(os.environ["VIGIE_SCREENSHOT_DIR"]) / "lapi-parking.png"), full_page=True
+        )
 
     # Each session listing was audited with the token's name and the purpose typed on the page.
     engine = make_engine(served.engine_url)
@@ -218,18 +171,11 @@ def test_parking_page_shows_seeded_occupancy_and_sessions_without_hashed_plates(
         engine.dispose()
 
 
-def test_a_bad_token_is_reported(served: Served) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{served.url}/lapi/parking")
-            page.fill("#token", "not-a-token")
-            page.click("button[type=submit]")
-            page.wait_for_selector("#status.error")
-            assert "401" in page.inner_text("#status")
-            assert page.locator("article.park").count() == 0
-        finally:
-            browser.close()
+def test_a_bad_token_is_reported(served: Served, chromium) -> None:
+    page = chromium.new_page()
+    page.goto(f"{served.url}/lapi/parking")
+    page.fill("#token", "not-a-token")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#status.error")
+    assert "401" in page.inner_text("#status")
+    assert page.locator("article.park").count() == 0

@@ -3,10 +3,6 @@ with its reason, both in French; the page then follows the photo's processing an
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,32 +21,11 @@ from vigie.store.models import ShorelinePhoto
 
 from .test_api_shoreline import station_body
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    import uvicorn
-
+def served(tmp_path: Path, live_server) -> Iterator[tuple[str, str]]:
     url = f"sqlite:///{(tmp_path / 'vigie.db').as_posix()}"
     upgrade(url)
     engine = make_engine(url)
@@ -58,51 +33,29 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         create_site(session, data=SiteCreate(slug="lacanau", name="Lacanau", kind="shoreline"))
         create_station(session, data=StationCreate(**station_body()))
         session.commit()
+    engine.dispose()
     settings = Settings(_env_file=None, env="test", database_url=url, data_dir=tmp_path, samples_dir=None)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning", log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}", url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        engine.dispose()
+    with live_server(create_app(settings)) as base:
+        yield base, url
 
 
-def test_upload_a_real_photo_then_a_non_image(served, manly_dir, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_upload_a_real_photo_then_a_non_image(served, chromium, manly_dir, tmp_path):
     base, url = served
     text_file = tmp_path / "notes.txt"
     text_file.write_text("ceci n'est pas une photo")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-            page.goto(f"{base}/shoreline/upload/lacanau-nord")
-            assert page.get_attribute("#photo", "accept") == "image/*"
-            assert page.get_attribute("#photo", "capture") is not None
-            page.set_input_files("#photo", str(manly_dir / SNAP))
-            page.click("#send")
-            page.wait_for_selector("#message.ok", timeout=30_000)
-            assert "Photo reçue" in page.inner_text("#message")
-            page.screenshot(path=str(tmp_path / "upload-ok.png"))
-            page.set_input_files("#photo", str(text_file))
-            page.click("#send")
-            page.wait_for_selector("#message.error", timeout=30_000)
-            assert "n'est pas une photo" in page.inner_text("#message")
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.goto(f"{base}/shoreline/upload/lacanau-nord")
+    assert page.get_attribute("#photo", "accept") == "image/*"
+    assert page.get_attribute("#photo", "capture") is not None
+    page.set_input_files("#photo", str(manly_dir / SNAP))
+    page.click("#send")
+    page.wait_for_selector("#message.ok", timeout=30_000)
+    assert "Photo reçue" in page.inner_text("#message")
+    page.screenshot(path=str(tmp_path / "upload-ok.png"))
+    page.set_input_files("#photo", str(text_file))
+    page.click("#send")
+    page.wait_for_selector("#message.error", timeout=30_000)
+    assert "n'est pas une photo" in page.inner_text("#message")
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
         photos = session.query(ShorelinePhoto).all()
@@ -110,11 +63,9 @@ def test_upload_a_real_photo_then_a_non_image(served, manly_dir, tmp_path):
     engine.dispose()
 
 
-def test_the_page_follows_the_photo_and_says_why_it_was_set_aside(served, manly_dir, tmp_path):
+def test_the_page_follows_the_photo_and_says_why_it_was_set_aside(served, chromium, manly_dir, tmp_path):
     """The Manly station without any water level: the real snap is accepted, then processing flags it, and
     the page says so in French with the reason."""
-    from playwright.sync_api import sync_playwright
-
     base, url = served
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
@@ -129,18 +80,13 @@ def test_the_page_follows_the_photo_and_says_why_it_was_set_aside(served, manly_
         )
         session.commit()
     engine.dispose()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.goto(f"{base}/shoreline/upload/manly")
-            page.set_input_files("#photo", str(manly_dir / SNAP))
-            page.click("#send")
-            page.wait_for_selector("#message.ok", timeout=30_000)
-            page.wait_for_selector("#outcome.flagged", timeout=90_000)
-            outcome = page.inner_text("#outcome")
-            page.screenshot(path=str(tmp_path / "upload-flagged.png"))
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{base}/shoreline/upload/manly")
+    page.set_input_files("#photo", str(manly_dir / SNAP))
+    page.click("#send")
+    page.wait_for_selector("#message.ok", timeout=30_000)
+    page.wait_for_selector("#outcome.flagged", timeout=90_000)
+    outcome = page.inner_text("#outcome")
+    page.screenshot(path=str(tmp_path / "upload-flagged.png"))
     assert outcome.startswith("Photo écartée. Le niveau de la mer à l'heure de la photo est inconnu")
     assert "missing water level" in outcome  # the stored reason, for whoever reads it to the team

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,15 +18,6 @@ from vigie.store.db import make_engine, make_sessionmaker, upgrade
 from vigie.store.models import Camera, CameraRole, Site, SiteKind
 from vigie.store.upsert import upsert_count_bins
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SECRET = "traffic-page-tests-secret-" + "k" * 32
 DAY = "2026-11-27"
 DAY_START = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # local midnight in Paris (+01:00)
@@ -37,10 +25,7 @@ DAY_START = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # local midnight in Paris
 PATTERN = {"car": (4, 7, 2, 5), "heavy": (1, 0, 2, 1), "bus": (0, 1, 0, 1)}
 DIRECTIONS = ("towards centre", "outbound")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = pytest.mark.browser
 
 
 @dataclass
@@ -48,12 +33,6 @@ class Served:
     url: str
     token: str
     expected: dict[tuple[str, str], int]  # (local ISO period start, class) → count over both directions
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def seed(url: str) -> tuple[str, dict[tuple[str, str], int]]:
@@ -106,100 +85,68 @@ def seed(url: str) -> tuple[str, dict[tuple[str, str], int]]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    import uvicorn
-
+def served(tmp_path: Path, live_server) -> Iterator[Served]:
     url = f"sqlite:///{(tmp_path / 'vigie.db').as_posix()}"
     upgrade(url)
     token, expected = seed(url)
     settings = Settings(_env_file=None, env="test", secret_key=SECRET, database_url=url, data_dir=tmp_path)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None
-        )
+    with live_server(create_app(settings)) as base_url:
+        yield Served(base_url, token, expected)
+
+
+def test_chart_bars_match_seeded_counts(served: Served, chromium, tmp_path: Path) -> None:
+    page = chromium.new_page(viewport={"width": 1100, "height": 1000}, accept_downloads=True)
+    page.goto(f"{served.url}/traffic/counts")
+    page.fill("#token", served.token)
+    page.press("#token", "Tab")  # `change` → the site list is loaded with the token
+    page.wait_for_selector("#site option[value='fecamp']", state="attached")
+    # Only traffic (and mixed) sites are offered.
+    assert page.eval_on_selector_all("#site option", "os => os.map(o => o.value)") == ["fecamp"]
+    page.select_option("#site", "fecamp")
+    page.fill("#day", DAY)
+    page.click("#show")
+    page.wait_for_selector("#counts-chart rect.bar")
+
+    bars = page.eval_on_selector_all(
+        "#counts-chart rect.bar",
+        """rs => rs.map(r => ({start: r.dataset.periodStart, cls: r.dataset.class,
+            count: Number(r.dataset.count), height: Number(r.getAttribute('height'))}))""",
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", token, expected)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    drawn = {(b["start"], b["cls"]): b["count"] for b in bars}
+    assert drawn == {key: n for key, n in served.expected.items() if n > 0}
+    # Bar heights are proportional to the counts (one scale for the whole chart).
+    scales = {round(b["height"] / b["count"], 3) for b in bars}
+    assert max(scales) - min(scales) < 0.01
+
+    totals = page.eval_on_selector_all(
+        "#totals tbody tr",
+        "trs => trs.map(tr => [tr.dataset.class, Number(tr.lastChild.textContent)])",
+    )
+    totals_by_class = dict(totals)
+    for class_name in ("car", "heavy", "bus"):
+        expected_total = sum(n for (_, c), n in served.expected.items() if c == class_name)
+        assert totals_by_class[class_name] == expected_total
+    assert totals_by_class["pedestrian"] == 0
+
+    page.screenshot(path=str(tmp_path / "traffic-counts.png"), full_page=True)
+    if os.environ.get("VIGIE_SCREENSHOT_DIR"):
+        page.screenshot(
+            path=str(Path(os.environ["VIGIE_SCREENSHOT_DIR"]) / "traffic-counts.png"), full_page=True
+        )
+
+    with page.expect_download() as download_info:
+        page.click("#downloads a[data-format='csv']")
+    download = download_info.value
+    assert download.suggested_filename == "counts-fecamp-20261127-20261127.csv"
+    with open(download.path(), encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sum(int(r["count"]) for r in rows) == sum(served.expected.values())
 
 
-def test_chart_bars_match_seeded_counts(served: Served, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000}, accept_downloads=True)
-            page.goto(f"{served.url}/traffic/counts")
-            page.fill("#token", served.token)
-            page.press("#token", "Tab")  # `change` → the site list is loaded with the token
-            page.wait_for_selector("#site option[value='fecamp']", state="attached")
-            # Only traffic (and mixed) sites are offered.
-            assert page.eval_on_selector_all("#site option", "os => os.map(o => o.value)") == ["fecamp"]
-            page.select_option("#site", "fecamp")
-            page.fill("#day", DAY)
-            page.click("#show")
-            page.wait_for_selector("#counts-chart rect.bar")
-
-            bars = page.eval_on_selector_all(
-                "#counts-chart rect.bar",
-                """rs => rs.map(r => ({start: r.dataset.periodStart, cls: r.dataset.class,
-                    count: Number(r.dataset.count), height: Number(r.getAttribute('height'))}))""",
-            )
-            drawn = {(b["start"], b["cls"]): b["count"] for b in bars}
-            assert drawn == {key: n for key, n in served.expected.items() if n > 0}
-            # Bar heights are proportional to the counts (one scale for the whole chart).
-            scales = {round(b["height"] / b["count"], 3) for b in bars}
-            assert max(scales) - min(scales) < 0.01
-
-            totals = page.eval_on_selector_all(
-                "#totals tbody tr",
-                "trs => trs.map(tr => [tr.dataset.class, Number(tr.lastChild.textContent)])",
-            )
-            totals_by_class = dict(totals)
-            for class_name in ("car", "heavy", "bus"):
-                expected_total = sum(n for (_, c), n in served.expected.items() if c == class_name)
-                assert totals_by_class[class_name] == expected_total
-            assert totals_by_class["pedestrian"] == 0
-
-            page.screenshot(path=str(tmp_path / "traffic-counts.png"), full_page=True)
-            if os.environ.get("VIGIE_SCREENSHOT_DIR"):
-                page.screenshot(
-                    path=str(Path(os.environ["VIGIE_SCREENSHOT_DIR"]) / "traffic-counts.png"), full_page=True
-                )
-
-            with page.expect_download() as download_info:
-                page.click("#downloads a[data-format='csv']")
-            download = download_info.value
-            assert download.suggested_filename == "counts-fecamp-20261127-20261127.csv"
-            with open(download.path(), encoding="utf-8", newline="") as handle:
-                rows = list(csv.DictReader(handle))
-            assert sum(int(r["count"]) for r in rows) == sum(served.expected.values())
-        finally:
-            browser.close()
-
-
-def test_a_bad_token_is_reported_on_the_page(served: Served) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{served.url}/traffic/counts")
-            page.fill("#token", "not-a-token")
-            page.press("#token", "Tab")
-            page.wait_for_selector("#status.error")
-            assert "401" in page.text_content("#status")
-        finally:
-            browser.close()
+def test_a_bad_token_is_reported_on_the_page(served: Served, chromium) -> None:
+    page = chromium.new_page()
+    page.goto(f"{served.url}/traffic/counts")
+    page.fill("#token", "not-a-token")
+    page.press("#token", "Tab")
+    page.wait_for_selector("#status.error")
+    assert "401" in page.text_content("#status")
