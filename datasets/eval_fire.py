@@ -20,6 +20,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -346,7 +347,7 @@ def eval_small(
             f"| {false_pos['pos'] / len(positives):.2f} | {false_pos['neg'] / len(negatives):.2f} "
             f"| {1000 * statistics.median(times):.0f} |"
         )
-        tqdm.write(rows[-1])  # a long run shows each variant's row as soon as it is measured
+        tqdm.write(rows[-1], file=sys.stderr)  # a long run shows each row as soon as it is measured
     rows.append("")
     rows.append(
         f"{len(positives)} positive frames ({len(SMALL_BASES)} plume bases x {len(SMALL_PLUME_FRAMES)} plume "

@@ -2,7 +2,7 @@
 
 fire:
   detector: {type: ultralytics, model: fire-smoke-yolov8, imgsz: 640, conf: 0.15}
-  tiling: {grid: 2x1, overlap: 0.15, full_frame: true}
+  tiling: {grid: 1x1, overlap: 0.15, full_frame: true}
   masks: {tour-nord: [[[0, 900], [400, 900], [400, 1080], [0, 1080]]]}
   confirmation: {hits: 3, window_s: 300, iou: 0.1, max_centre_distance: 0.08}
   danger_level: null          # null = read the day's level set by the watch room (default 3)
@@ -29,8 +29,9 @@ class TilingConfig(_Section):
     grid: Literal["1x1", "2x1", "2x2", "3x2"] = Field(
         "1x1",
         title="Tile grid",
-        description="Columns x rows. A distant plume a few pixels wide vanishes when a 1920x1080 frame is "
-        "shrunk to 640 px; tiles keep more of its pixels.",
+        description="Columns x rows. Tiles keep more of a distant plume's pixels than the 640 px full frame, "
+        "at 3-7 passes per frame; with fire-smoke-yolov8 they found no plume the full frame missed "
+        "(docs/BENCHMARKS.md), so the default is 1x1. Worth measuring for a model trained on small plumes.",
     )
     overlap: float = Field(
         0.15,

@@ -37,7 +37,7 @@ def write_video(path, frames, fps: float) -> None:
 
 def test_example_site_file_is_valid(repo_root):
     config = load_site_config(repo_root / "pipelines" / "fire" / "example.yaml")
-    assert config.fire is not None and config.fire.tiling.grid == "2x1"
+    assert config.fire is not None and config.fire.tiling.grid == "1x1"  # see BENCHMARKS, small plumes
     assert {c.slug for c in config.cameras} == set(config.fire.masks) | {"tour-ouest"}
 
 
