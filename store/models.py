@@ -441,6 +441,67 @@ class CountBin(Timestamps, ModelProvenance, Base):
     )
 
 
+class ZoneBin(Timestamps, ModelProvenance, Base):
+    """Entries, occupancy and dwell time of one class in one zone over one period (upserted like CountBin).
+
+    `mean_occupancy` is time-weighted over the `observed_s` seconds watched; dwell figures come from the
+    `dwell_samples` tracks that left the zone in the period (None when none left).
+    """
+
+    __tablename__ = "zone_bins"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    zone: Mapped[str] = mapped_column(String(64))
+    class_name: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    entries: Mapped[int] = mapped_column(Integer)
+    mean_occupancy: Mapped[float | None] = mapped_column(Float)
+    max_occupancy: Mapped[int] = mapped_column(Integer)
+    dwell_samples: Mapped[int] = mapped_column(Integer)
+    mean_dwell_s: Mapped[float | None] = mapped_column(Float)
+    median_dwell_s: Mapped[float | None] = mapped_column(Float)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    observed_s: Mapped[float | None] = mapped_column(Float)
+    observed_until: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("camera_id", "zone", "class_name", "period_start"),
+        Index("ix_zone_bins_site_id_period_start", "site_id", "period_start"),
+        CheckConstraint("entries >= 0 AND max_occupancy >= 0 AND dwell_samples >= 0", name="counts_positive"),
+        CheckConstraint("period_end > period_start", name="period_order"),
+    )
+
+
+class ODBin(Timestamps, ModelProvenance, Base):
+    """Trips of one class from one counting line (first crossed) to another (last crossed) over one period,
+    binned by the time of the last crossing; upserted like CountBin."""
+
+    __tablename__ = "od_bins"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(64))
+    class_name: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    observed_s: Mapped[float | None] = mapped_column(Float)
+    observed_until: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("camera_id", "origin", "destination", "class_name", "period_start"),
+        Index("ix_od_bins_site_id_period_start", "site_id", "period_start"),
+        CheckConstraint("count >= 0", name="count_positive"),
+        CheckConstraint("period_end > period_start", name="period_order"),
+    )
+
+
 # --- licence plates (LAPI) ----------------------------------------------------------------------------
 
 
