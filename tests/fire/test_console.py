@@ -12,8 +12,6 @@ import base64
 import io
 import os
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -85,13 +83,6 @@ class LiveApp:
     tile_requests: list[str]
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def _seed(engine: sqlalchemy.Engine) -> tuple[int, dict[str, int], str, str]:
     """A fire site, three lookout cameras with health (up / down / stale), an operator and a worker token."""
     now = datetime.now(UTC)
@@ -140,7 +131,7 @@ def _tile_route(app: Any, requests: list[str]) -> None:
         return Response(buffer.getvalue(), media_type="image/png")
 
 
-def _serve(tmp: Path, *, tile_url: str | None = None) -> Iterator[LiveApp]:
+def _serve(tmp: Path, live_server: Callable[..., Any], *, tile_url: str | None = None) -> Iterator[LiveApp]:
     url = f"sqlite:///{(tmp / 'vigie.db').as_posix()}"
     upgrade(url)
     engine = make_engine(url)
@@ -157,20 +148,9 @@ def _serve(tmp: Path, *, tile_url: str | None = None) -> Iterator[LiveApp]:
     app = create_app(settings, engine=engine)
     tile_requests: list[str] = []
     _tile_route(app, tile_requests)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
+    with live_server(app) as base_url:
         yield LiveApp(
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=base_url,
             engine=engine,
             data_dir=tmp,
             operator_token=operator,
@@ -179,16 +159,12 @@ def _serve(tmp: Path, *, tile_url: str | None = None) -> Iterator[LiveApp]:
             site_id=site_id,
             tile_requests=tile_requests,
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        engine.dispose()
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    yield from _serve(tmp_path_factory.mktemp("console"))
+def live(tmp_path_factory: pytest.TempPathFactory, live_server: Callable[..., Any]) -> Iterator[LiveApp]:
+    yield from _serve(tmp_path_factory.mktemp("console"), live_server)
 
 
 @pytest.fixture(scope="module")
@@ -649,9 +625,9 @@ def test_a_wrong_token_is_refused_and_a_dropped_stream_shows_the_banner_then_rec
 
 
 def test_configured_tiles_are_drawn_under_the_map_at_the_cameras_web_mercator_tiles(
-    tmp_path: Path, open_console: Callable[..., Any]
+    tmp_path: Path, open_console: Callable[..., Any], live_server: Callable[..., Any]
 ) -> None:
-    for app in _serve(tmp_path, tile_url="/test-tiles/{z}/{x}/{y}.png"):
+    for app in _serve(tmp_path, live_server, tile_url="/test-tiles/{z}/{x}/{y}.png"):
         page = open_console(app)
         tiles = page.locator("#fire-map .map-tile")
         playwright_api.expect(tiles.first).to_be_attached()
