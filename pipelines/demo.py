@@ -36,7 +36,7 @@ PIPELINE_DEMOS = (run_fire_demo, run_traffic_demo, run_lapi_demo, run_shoreline_
 
 OPENCV_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 DEMO_TOKEN = "vigie-demo-admin-token"  # development only: the demo refuses to run in production
-DEMO_MODELS = ("coco-yolov4-tiny",)
+DEMO_MODELS = ("coco-yolov4-tiny", "fire-smoke-yolov8", "plate-yolov8n")  # fetched if missing
 
 
 def sample_source() -> SourceConfig:
