@@ -17,9 +17,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.api.deps import SessionDep, require_roles
-from vigie.services import traffic_exports
+from vigie.services import traffic_exports, traffic_flows
 from vigie.services.tokens import Principal, Role
 from vigie.services.traffic_exports import MEDIA_TYPES, CountQuery, ExportFormat
+from vigie.services.traffic_flows import FLOW_MEDIA_TYPES, FlowFormat, FlowQuery
 
 router = APIRouter(prefix="/traffic", tags=["traffic"])
 pages = APIRouter(include_in_schema=False)
@@ -98,6 +99,75 @@ def export_counts(
         _stream(request.app.state.sessionmaker, query, format),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _stream_flows(
+    factory: sessionmaker[Session], query: FlowQuery, fmt: FlowFormat, kind: str
+) -> Iterator[str]:
+    render = traffic_flows.render_zones if kind == "zones" else traffic_flows.render_od
+    with factory() as session:
+        yield from render(session, query, fmt)
+
+
+def _flow_response(
+    request: Request, session: Session, kind: str, fmt: FlowFormat, **filters: Any
+) -> StreamingResponse:
+    query = traffic_flows.build_flow_query(session, **filters)
+    session.close()  # validation is done; the body is read by a session of its own
+    filename = traffic_flows.flow_filename(kind, query, fmt)
+    return StreamingResponse(
+        _stream_flows(request.app.state.sessionmaker, query, fmt, kind),
+        media_type=FLOW_MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+CameraQuery = Annotated[str | None, Query(description="Camera slug within the site.")]
+FlowFormatQuery = Annotated[FlowFormat, Query(description="csv or json.")]
+
+
+@router.get(
+    "/zones",
+    summary="Export zone statistics per bin: entries, mean/max occupancy, mean/median dwell time per class",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export_zones(
+    request: Request,
+    session: SessionDep,
+    _: PlannerRole,
+    site: Annotated[str, Query(description="Site slug.")],
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    class_: ClassQuery = None,
+    camera: CameraQuery = None,
+    format: FlowFormatQuery = FlowFormat.CSV,
+) -> StreamingResponse:
+    return _flow_response(
+        request, session, "zones", format, site=site, start=from_, end=to, classes=class_, camera=camera
+    )
+
+
+@router.get(
+    "/od",
+    summary="Export origin–destination trips between counting lines per bin (JSON adds the range's matrix)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export_od(
+    request: Request,
+    session: SessionDep,
+    _: PlannerRole,
+    site: Annotated[str, Query(description="Site slug.")],
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    class_: ClassQuery = None,
+    camera: CameraQuery = None,
+    format: FlowFormatQuery = FlowFormat.JSON,
+) -> StreamingResponse:
+    return _flow_response(
+        request, session, "od", format, site=site, start=from_, end=to, classes=class_, camera=camera
     )
 
 

@@ -12,6 +12,10 @@ in the writer's own session:
 watched less than its duration minus `max_gap_s` is `partial` (a stream that dropped mid-bin, the first
 and last period of a run, a bin still open). Every configured (line, direction, class) gets a row, zero
 included, so "nobody crossed" differs from "not watched".
+
+Other per-period statistics (zones, origin–destination: `vigie.pipelines.traffic.flow_bins`) ride on the
+same periods as `extras`: they keep their state in `_Period.extras` and are written whenever the period's
+counts are fully written (opened, refreshed, closed), with the same continue-or-replace rule on restart.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -93,6 +97,19 @@ class _Period:
     speed_sum: dict[Key, float] = field(default_factory=dict)
     speed_n: dict[Key, int] = field(default_factory=dict)
     baseline: _Baseline = field(default_factory=_Baseline)  # filled by the writer thread, read only there
+    extras: dict[str, Any] = field(default_factory=dict)  # per-period state of each PeriodExtra
+
+
+class PeriodExtra(Protocol):
+    """Statistics binned on CameraBins' periods; `write` snapshots a period's state into a Write."""
+
+    def write(self, bins: CameraBins, period: _Period) -> Write: ...
+
+
+def continues_stored(stored_until: datetime | None, first_frame: datetime) -> bool:
+    """Whether a run whose first frame in a period is `first_frame` continues what is stored for it (stored
+    up to before that frame) rather than re-processing it (see the module docstring)."""
+    return stored_until is not None and stored_until <= first_frame
 
 
 class CameraBins:
@@ -111,6 +128,7 @@ class CameraBins:
         max_gap_s: float = 10.0,
         refresh_s: float = 60.0,
         retain_periods: int = 2,
+        extras: Sequence[PeriodExtra] = (),
     ) -> None:
         if bin_minutes not in BIN_CHOICES:
             raise InvalidInputError(f"bin of {bin_minutes} min; expected one of {BIN_CHOICES}")
@@ -124,6 +142,7 @@ class CameraBins:
         self.max_gap_s = max_gap_s
         self.refresh_s = refresh_s
         self.retain_periods = retain_periods
+        self.extras = tuple(extras)
         self._periods: dict[datetime, _Period] = {}
         self._last_frame: datetime | None = None
         self._last_refresh: datetime | None = None
@@ -142,7 +161,7 @@ class CameraBins:
         if start not in self._periods:
             self._periods[start] = _Period(start=start, end=end, first_frame=t, last_frame=t)
             self._last_refresh = t
-            writes.append(self._write(self._periods[start], self.keys))
+            writes += self._full_writes(self._periods[start])
         if last is not None:
             gap = (t - last).total_seconds()
             if gap <= self.max_gap_s:
@@ -152,14 +171,30 @@ class CameraBins:
         self._periods[start].last_frame = t
         self._last_frame = t
         for old in [p for p in self._periods.values() if p.end <= start]:
-            writes.append(self._write(old, self.keys))  # closed: its final counts and partial flag
+            writes += self._full_writes(old)  # closed: its final counts and partial flag
         while len(self._periods) > self.retain_periods:
             del self._periods[min(self._periods)]
         if self._last_refresh is not None and (t - self._last_refresh).total_seconds() >= self.refresh_s:
             # Keeps observed_until fresh, so that a restart after a crash sees a small gap, not a large one.
             self._last_refresh = t
-            writes.append(self._write(self._periods[start], self.keys))
+            writes += self._full_writes(self._periods[start])
         return writes
+
+    def period_at(self, t: datetime) -> _Period | None:
+        """The held period holding `t` (None when it is not, or no longer, held)."""
+        return self._periods.get(period_of(t, self.minutes, self.tz)[0])
+
+    def periods_overlapping(self, a: datetime, b: datetime) -> list[tuple[_Period, float]]:
+        """Held periods overlapping [a, b] with the seconds of the overlap."""
+        out = []
+        for period in self._periods.values():
+            lo, hi = max(a, period.start), min(b, period.end)
+            if hi > lo:
+                out.append((period, (hi - lo).total_seconds()))
+        return out
+
+    def _full_writes(self, period: _Period) -> list[Write]:
+        return [self._write(period, self.keys), *(extra.write(self, period) for extra in self.extras)]
 
     def _add_coverage(self, a: datetime, b: datetime) -> None:
         for period in self._periods.values():
@@ -189,7 +224,8 @@ class CameraBins:
 
     def close(self) -> list[Write]:
         """Final writes of every held period (the worker stops); they stay partial unless fully watched."""
-        writes = [self._write(p, self.keys) for p in sorted(self._periods.values(), key=lambda p: p.start)]
+        periods = sorted(self._periods.values(), key=lambda p: p.start)
+        writes = [w for p in periods for w in self._full_writes(p)]
         self._periods.clear()
         self._last_frame = None
         return writes
@@ -259,7 +295,7 @@ def _load_baseline(
     if not stored:
         return
     until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
-    if until is None or until > first_frame:
+    if not continues_stored(until, first_frame):
         log.info(
             "camera %d: re-processing the bin at %s; replacing its stored counts", camera_id, period_start
         )

@@ -10,14 +10,14 @@ detector and `vigie.vision.tracker.Tracker`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from vigie.pipelines.traffic.classes import ClassVote, settle_class
 from vigie.pipelines.traffic.config import TrafficCameraConfig
 from vigie.pipelines.traffic.lines import Crossing, LineCounter, LineGeometry
-from vigie.pipelines.traffic.od import ODMatrix
+from vigie.pipelines.traffic.od import ODMatrix, ODTrip
 from vigie.pipelines.traffic.speed import SpeedEstimator
 from vigie.pipelines.traffic.zones import ZoneEvent, ZoneMonitor
 from vigie.vision.detections import Detections
@@ -41,10 +41,22 @@ class _Pending:
     speed_kmh: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class ClassifiedTrip:
+    """An origin–destination trip with the class settled at its last counted crossing."""
+
+    origin: str
+    destination: str
+    class_name: str
+    tracker_id: int
+    time_s: float
+
+
 @dataclass(slots=True)
 class _TrackInfo:
     vote: ClassVote
     last_seen_s: float
+    settled: str | None = None  # class settled at the track's latest crossing (OD trips use it)
 
 
 class CameraCounter:
@@ -96,7 +108,10 @@ class CameraCounter:
         self.od = ODMatrix(ttl_s=track_ttl_s)
         self._tracks: dict[int, _TrackInfo] = {}
         self._pending: list[_Pending] = []
-        self.zone_events: list[ZoneEvent] = []  # drained by the caller
+        self.zone_events: list[ZoneEvent] = []  # drained by the caller; class_name set when known
+        self.od_trips: list[ClassifiedTrip] = []  # drained by the caller
+        # (zone, class) → tracks inside after the latest update (classes counted only)
+        self.zone_occupancy: dict[tuple[str, str], int] = {}
 
     @property
     def state_size(self) -> int:
@@ -135,17 +150,49 @@ class CameraCounter:
                 speed = self.speed.speed_kmh(c.tracker_id) if self.speed is not None else None
                 self._pending.append(_Pending(c, (x2 - x1, y2 - y1), lane_width, speed))
                 new.append(c)
+        occupancy: dict[tuple[str, str], int] = {}
         for zone, anchor in self.zones:
-            self.zone_events.extend(zone.update(ids, tracked.anchors(anchor), time_s))
+            for event in zone.update(ids, tracked.anchors(anchor), time_s):
+                self.zone_events.append(replace(event, class_name=self.track_class(event.tracker_id)))
+            for tid in zone.inside_ids():
+                cls = self.track_class(tid)
+                if cls in self.classes:
+                    occupancy[(zone.name, cls)] = occupancy.get((zone.name, cls), 0) + 1
+        self.zone_occupancy = occupancy
         self.od.update(new, ids.tolist(), time_s)
         settled = self._settle(time_s, final=False)
+        self._classify_trips()  # before the purge below: ended tracks' classes are still known
         for tid in [t for t, info in self._tracks.items() if time_s - info.last_seen_s > self.track_ttl_s]:
             del self._tracks[tid]
         return settled
 
     def flush(self) -> list[CountedCrossing]:
-        """Settle every pending crossing (end of the video or worker stop)."""
-        return self._settle(float("inf"), final=True)
+        """Settle every pending crossing and close every OD path (end of the video or worker stop)."""
+        settled = self._settle(float("inf"), final=True)
+        self.od.flush()
+        self._classify_trips()
+        return settled
+
+    def track_class(self, tracker_id: int) -> str | None:
+        """A live track's class by its vote so far (`truck` → `heavy`: no line here to size it against)."""
+        info = self._tracks.get(tracker_id)
+        if info is None:
+            return None
+        if info.settled is not None:
+            return info.settled
+        label = info.vote.winner()
+        return {"truck": "heavy"}.get(label, label) if label is not None else None
+
+    def _classify_trips(self) -> None:
+        trips: list[ODTrip] = self.od.trips
+        for trip in trips:
+            info = self._tracks.get(trip.tracker_id)
+            cls = info.settled if info is not None else None
+            if cls in self.classes:
+                self.od_trips.append(
+                    ClassifiedTrip(trip.origin, trip.destination, cls, trip.tracker_id, trip.time_s)
+                )
+        trips.clear()
 
     def _settle(self, now_s: float, *, final: bool) -> list[CountedCrossing]:
         out: list[CountedCrossing] = []
@@ -163,6 +210,8 @@ class CameraCounter:
             cls = settle_class(
                 label, box_wh=p.box_wh, lane_width_px=p.lane_width_px, heavy_min_lanes=self.heavy_min_lanes
             )
+            if info is not None:
+                info.settled = cls
             if cls in self.classes:
                 out.append(CountedCrossing(c.line, c.direction, cls, c.tracker_id, c.time_s, p.speed_kmh))
         self._pending = waiting

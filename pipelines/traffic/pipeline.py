@@ -1,8 +1,10 @@
 """The traffic pipeline: detect → track → count crossings → binned counts in the database.
 
 Per camera: a ByteTrack tracker told the real time step (detector stride, irregular live frames), a
-`CameraCounter` (lines, zones, class votes, speeds) and `CameraBins` (absolute, idempotent upserts).
-Statistics only: no image leaves this module unless `debug_frames_dir` is set, and then blurred.
+`CameraCounter` (lines, zones, class votes, speeds, origin–destination) and `CameraBins` (absolute,
+idempotent upserts) carrying `ZoneBins` (zone occupancy, dwell, entries) and `ODBins` (trips between lines).
+Statistics only: no image leaves this module unless `debug_frames_dir` is set, and then every face, person
+head and plate is blurred (saved as lossless PNG, so nothing else of the frame is altered).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from vigie.pipelines.traffic.bins import CameraBins
 from vigie.pipelines.traffic.classes import model_class_ids
 from vigie.pipelines.traffic.config import TRACKER_DEFAULTS, TrafficPipelineConfig
 from vigie.pipelines.traffic.counter import CameraCounter, CountedCrossing
+from vigie.pipelines.traffic.flow_bins import ODBins, ZoneBins
 from vigie.pipelines.traffic.tiling import TiledDetector, agnostic_nms
 from vigie.vision.detector import Detector
 from vigie.vision.frame import Frame
@@ -34,6 +37,8 @@ class _CameraState:
     bins: CameraBins
     tracker: object  # vigie.vision.tracker.Tracker (imported lazily: it imports ultralytics)
     t0: datetime
+    zones: ZoneBins | None = None
+    od: ODBins | None = None
     frames_seen: int = 0
     last_processed: datetime | None = None
     last_debug: datetime | None = None
@@ -80,14 +85,27 @@ class TrafficPipeline:
             for direction in line.directions
             for cls in self.config.classes
         ] + [(zone.name, "enter", cls) for zone in cam_config.zones for cls in self.config.classes]
+        zones = (
+            ZoneBins(zones=[z.name for z in cam_config.zones], classes=self.config.classes)
+            if cam_config.zones
+            else None
+        )
+        od = (
+            ODBins(lines=[x.name for x in cam_config.lines], classes=self.config.classes)
+            if len(cam_config.lines) >= 2
+            else None
+        )
         bins = CameraBins(
             site_id=camera.site_id, camera_id=camera.camera_id, timezone=self.timezone,
             bin_minutes=self.config.bin_minutes, keys=keys, model_name=self.detector.name,
             model_version=self.detector.version, max_gap_s=self.config.max_gap_s,
-            retain_periods=2 + int(self.config.vote_delay_s // 60),
+            retain_periods=2 + int((self.config.vote_delay_s + self.config.track_ttl_s) // 60),
+            extras=[e for e in (zones, od) if e is not None],
         )  # fmt: skip
         tracker = Tracker(ByteTrackConfig(**(self.config.tracker or TRACKER_DEFAULTS)))
-        state = _CameraState(counter=counter, bins=bins, tracker=tracker, t0=frame.captured_at)
+        state = _CameraState(
+            counter=counter, bins=bins, tracker=tracker, t0=frame.captured_at, zones=zones, od=od
+        )
         self._cameras[camera.camera_id] = state
         return state
 
@@ -99,8 +117,8 @@ class TrafficPipeline:
         state.frames_seen += 1
         if (state.frames_seen - 1) % self.config.detect_every:
             return writes
-        detections = self.detector.detect(frame)
-        detections = detections.only_classes(self.class_map)
+        raw = self.detector.detect(frame)
+        detections = raw.only_classes(self.class_map)
         if self.config.agnostic_nms_iou is not None:
             detections = agnostic_nms(detections, self.config.agnostic_nms_iou)
         dt = None
@@ -113,22 +131,38 @@ class TrafficPipeline:
         time_s = (frame.captured_at - state.t0).total_seconds()
         settled = state.counter.update(tracked, time_s)
         writes += self._count(camera, state, settled)
-        for event in state.counter.zone_events:
-            if event.kind == "enter":
-                cls = self._class_of(state, event.tracker_id)
-                if cls is not None:
-                    writes += state.bins.add(
-                        state.t0 + timedelta(seconds=event.time_s), event.zone, "enter", cls
-                    )
-        state.counter.zone_events.clear()
+        writes += self._zone_events(state)
+        if state.zones is not None:
+            state.zones.observe(state.bins, frame.captured_at, state.counter.zone_occupancy)
+        writes += self._trips(state)
         if self.config.debug_frames_dir is not None:
-            self._debug_frame(camera, state, frame, tracked)
+            # Every raw detection, not only confirmed tracks: a person seen once is blurred too.
+            self._debug_frame(camera, state, frame, raw)
         return writes
 
-    def _class_of(self, state: _CameraState, tracker_id: int) -> str | None:
-        info = state.counter._tracks.get(tracker_id)
-        label = info.vote.winner() if info is not None else None
-        return {"truck": "heavy"}.get(label, label) if label is not None else None
+    def _zone_events(self, state: _CameraState) -> list[Write]:
+        writes: list[Write] = []
+        for event in state.counter.zone_events:
+            if event.class_name is None:
+                continue
+            t = state.t0 + timedelta(seconds=event.time_s)
+            if event.kind == "enter":
+                writes += state.bins.add(t, event.zone, "enter", event.class_name)
+                if state.zones is not None:
+                    writes += state.zones.enter(state.bins, t, event.zone, event.class_name)
+            elif event.dwell_s is not None and state.zones is not None:
+                writes += state.zones.exit(state.bins, t, event.zone, event.class_name, event.dwell_s)
+        state.counter.zone_events.clear()
+        return writes
+
+    def _trips(self, state: _CameraState) -> list[Write]:
+        writes: list[Write] = []
+        if state.od is not None:
+            for trip in state.counter.od_trips:
+                t = state.t0 + timedelta(seconds=trip.time_s)
+                writes += state.od.add(state.bins, t, trip.origin, trip.destination, trip.class_name)
+        state.counter.od_trips.clear()
+        return writes
 
     def _count(
         self, camera: CameraContext, state: _CameraState, settled: list[CountedCrossing]
@@ -141,7 +175,9 @@ class TrafficPipeline:
             writes += state.bins.add(t, c.line, c.direction, c.class_name, c.speed_kmh)
         return writes
 
-    def _debug_frame(self, camera: CameraContext, state: _CameraState, frame: Frame, tracked: object) -> None:
+    def _debug_frame(
+        self, camera: CameraContext, state: _CameraState, frame: Frame, detections: object
+    ) -> None:
         every = timedelta(seconds=self.config.debug_every_s)
         if state.last_debug is not None and frame.captured_at - state.last_debug < every:
             return
@@ -152,11 +188,11 @@ class TrafficPipeline:
             self._anonymiser = Anonymiser(weights_dir=self.weights_dir)
         folder = Path(self.config.debug_frames_dir) / camera.slug  # type: ignore[arg-type]
         folder.mkdir(parents=True, exist_ok=True)
-        image = self._anonymiser(frame.image, tracked)  # type: ignore[arg-type]
+        image = self._anonymiser(frame.image, detections)  # type: ignore[arg-type]
         for counter, _, _ in state.counter.lines:
             g = counter.geometry
             cv2.line(image, (int(g.x1), int(g.y1)), (int(g.x2), int(g.y2)), (0, 255, 255), 2)
-        path = folder / f"{frame.captured_at.strftime('%Y%m%dT%H%M%S.%fZ')}.jpg"
+        path = folder / f"{frame.captured_at.strftime('%Y%m%dT%H%M%S.%fZ')}.png"
         if not cv2.imwrite(str(path), image):
             raise InvalidInputError(f"debug frame: cannot write {path}")
 
@@ -168,6 +204,8 @@ class TrafficPipeline:
                     self.crossings.append((str(camera_id), c))
                 t = state.t0 + timedelta(seconds=c.time_s)
                 writes += state.bins.add(t, c.line, c.direction, c.class_name, c.speed_kmh)
+            writes += self._zone_events(state)
+            writes += self._trips(state)
             writes += state.bins.close()
         self._cameras.clear()
         return writes

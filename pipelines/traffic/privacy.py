@@ -19,14 +19,20 @@ from vigie.vision.detections import Detections
 log = logging.getLogger(__name__)
 
 
+def grown_box(box: np.ndarray, shape: tuple[int, ...], grow: float = 0.15) -> tuple[int, int, int, int]:
+    """Pixel slice bounds (x0, y0, x1, y1) of an (x1, y1, x2, y2) box grown by `grow` of its size, clipped."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    h, w = shape[:2]
+    gx, gy = (x2 - x1) * grow, (y2 - y1) * grow
+    return int(max(0, x1 - gx)), int(max(0, y1 - gy)), int(min(w, x2 + gx + 1)), int(min(h, y2 + gy + 1))
+
+
 def blur_boxes(image: np.ndarray, boxes: np.ndarray, *, grow: float = 0.15) -> np.ndarray:
-    """A copy of `image` with each (x1, y1, x2, y2) box, grown by `grow` of its size, heavily blurred."""
+    """A copy of `image` with each (x1, y1, x2, y2) box, grown by `grow` of its size, heavily blurred;
+    every pixel outside the grown boxes is left as it was."""
     out = image.copy()
-    h, w = out.shape[:2]
-    for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-        gx, gy = (x2 - x1) * grow, (y2 - y1) * grow
-        a, b = int(max(0, x1 - gx)), int(max(0, y1 - gy))
-        c, d = int(min(w, x2 + gx + 1)), int(min(h, y2 + gy + 1))
+    for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
+        a, b, c, d = grown_box(box, out.shape, grow)
         if c - a < 2 or d - b < 2:
             continue
         k = max(3, (max(c - a, d - b) // 2) | 1)
@@ -58,6 +64,10 @@ class Anonymiser:
             log.warning("debug frames: plate model unavailable (%s); using the Haar plate cascade", exc)
 
     def __call__(self, image: np.ndarray, detections: Detections) -> np.ndarray:
+        return blur_boxes(image, self.regions(image, detections))
+
+    def regions(self, image: np.ndarray, detections: Detections) -> np.ndarray:
+        """(N, 4) boxes to blur: heads of detected people, faces and plates found in `image`."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         regions = [head_boxes(detections.xyxy[detections.class_name == "person"])]
         faces = self.faces.detectMultiScale(gray, 1.1, 4)
@@ -69,4 +79,4 @@ class Anonymiser:
             plates = self.plates_cascade.detectMultiScale(gray, 1.1, 3)
             if len(plates):
                 regions.append(np.column_stack([plates[:, :2], plates[:, :2] + plates[:, 2:]]))
-        return blur_boxes(image, np.concatenate(regions) if regions else np.zeros((0, 4)))
+        return np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 4) for r in regions])

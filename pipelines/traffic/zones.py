@@ -30,6 +30,7 @@ class ZoneEvent:
     kind: str  # "enter" or "exit"
     time_s: float
     dwell_s: float | None = None  # on exit
+    class_name: str | None = None  # set by CameraCounter from the track's vote
 
 
 class ZoneMonitor:
@@ -50,6 +51,9 @@ class ZoneMonitor:
     @property
     def occupancy(self) -> int:
         return sum(1 for p in self._tracks.values() if p.inside)
+
+    def inside_ids(self) -> list[int]:
+        return [tid for tid, p in self._tracks.items() if p.inside]
 
     @property
     def state_size(self) -> int:
