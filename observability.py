@@ -51,6 +51,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class DropQueryStrings(logging.Filter):
+    """Removes query strings from uvicorn's access lines: they can carry a token (`?token=` for the event
+    stream, which browsers cannot authenticate otherwise) or personal data, and logs are kept for long."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn.access records: (client address, method, path with query, HTTP version, status code).
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            path = record.args[2]
+            if "?" in path:
+                record.args = (*record.args[:2], path.split("?", 1)[0] + "?…", *record.args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -62,5 +75,8 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # ultralytics prints its own banners through logging; keep them out of ours unless debugging.
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropQueryStrings) for f in access.filters):
+        access.addFilter(DropQueryStrings())
     for noisy in ("ultralytics", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

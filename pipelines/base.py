@@ -39,3 +39,7 @@ class Pipeline(Protocol):
     def close(self) -> Sequence[Write]:
         """Flush pending state (e.g. open bins) when the worker stops."""
         ...
+
+
+# A pipeline may also define `shutdown() -> None`: the worker calls it once the database writer has
+# committed everything, to release what must outlive the last write (webhook threads, engines).

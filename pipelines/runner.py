@@ -82,6 +82,7 @@ class Worker:
         self.writes: queue.Queue[Write | None] = queue.Queue(maxsize=10_000)
         self.frames_processed = 0
         self.errors = 0
+        self._errors_lock = threading.Lock()
 
     # --- capture ----------------------------------------------------------------------------------
 
@@ -121,6 +122,8 @@ class Worker:
                 # retried with backoff, never allowed to take the worker down.
                 feed.health.down(f"unexpected error: {exc!r}")
                 log.exception("camera %s: unexpected error", feed.context.slug)
+                if feed.finite:
+                    return  # reading a file again would process (and store) its frames twice
             finally:
                 if source is not None:
                     source.close()
@@ -174,9 +177,18 @@ class Worker:
                     self.frames_processed += 1
                 except VigieError as exc:
                     # A bad frame (black, corrupt, wrong size) is the camera's problem, not the worker's.
-                    self.errors += 1
+                    self._count_error()
                     log.warning("camera %s frame %d rejected: %s", feed.context.slug, item.sequence, exc)
+                except Exception:
+                    # Once around the inference step: an OpenCV, CUDA or numpy failure on one frame is
+                    # logged and counted; the other cameras, and the next frames, go on.
+                    self._count_error()
+                    log.exception("camera %s frame %d: pipeline failed", feed.context.slug, item.sequence)
             idle_rounds = 0 if got_any else idle_rounds + 1
+
+    def _count_error(self) -> None:
+        with self._errors_lock:  # counted by the inference and the writer threads
+            self.errors += 1
 
     def _put_write(self, write: Write | None) -> None:
         self.writes.put(write)
@@ -220,7 +232,7 @@ class Worker:
                     with session_scope(self.engine) as session:
                         write(session)
                 except Exception:
-                    self.errors += 1
+                    self._count_error()
                     log.exception("database write dropped")
 
     def _write_health(self, *, final: bool = False) -> None:
@@ -271,7 +283,11 @@ class Worker:
                     self._put_write(write)
             finally:
                 self._put_write(None)
-                writer.join(timeout=60)
+                # No timeout: the final writes (closing bins, last alerts) must reach the database.
+                writer.join()
+                shutdown = getattr(self.pipeline, "shutdown", None)
+                if shutdown is not None:
+                    shutdown()
         log.info(
             "worker %s stopped after %d frames (%d errors)",
             self.worker_id,

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,8 @@ from vigie.vision.frame import Frame
 
 log = logging.getLogger("vigie.fire")
 
-DangerLevelProvider = Callable[[int, date], int]
+# (site id, capture instant) → that site's fire-danger level on its local calendar day.
+DangerLevelProvider = Callable[[int, datetime], int]
 JPEG_QUALITY = 90
 
 
@@ -105,12 +106,12 @@ class FirePipeline:
             self.cameras[camera.slug] = geo
         return geo
 
-    def danger_level(self, site_id: int, day: date) -> int:
+    def danger_level(self, site_id: int, at: datetime) -> int:
         if self.config.danger_level is not None:
             return self.config.danger_level
         if self.danger_level_provider is None:
             return 3
-        return int(self.danger_level_provider(site_id, day))
+        return int(self.danger_level_provider(site_id, at))
 
     def _warn_once(self, camera: str, reason: str) -> None:
         if (camera, reason) not in self._warned:
@@ -150,6 +151,7 @@ class FirePipeline:
                     extra={"camera": camera.slug},
                 )
                 dets = dets[~ignored]
+        level = self.danger_level(camera.site_id, frame.captured_at)
         if not len(dets):
             # Tracks still age: an empty frame is an observation too.
             self.confirmer.update(
@@ -159,7 +161,7 @@ class FirePipeline:
                 np.zeros(0),
                 [],
                 image_width=frame.width,
-                danger_level=3,
+                danger_level=level,
             )
             return []
 
@@ -174,7 +176,6 @@ class FirePipeline:
             for box in dets.xyxy
         ]
         names = [str(n) for n in dets.class_name]
-        level = self.danger_level(camera.site_id, frame.captured_at.date())
         updates = self.confirmer.update(
             camera.slug,
             frame.captured_at,
@@ -234,6 +235,14 @@ class FirePipeline:
 
     def close(self) -> Sequence[Write]:
         return []
+
+    def shutdown(self) -> None:
+        """After the last write is committed: flush queued webhooks and release the danger-level reader."""
+        if self.notifier is not None:
+            self.notifier.close()
+        closer = getattr(self.danger_level_provider, "close", None)
+        if closer is not None:
+            closer()
 
     # --- writes -----------------------------------------------------------------------------------
 

@@ -115,8 +115,8 @@ def test_danger_level_read_from_the_provider(engine, site, tmp_path):
     ctx, _ = site["tour-nord"]
     asked = []
 
-    def provider(site_id, day):
-        asked.append((site_id, day))
+    def provider(site_id, at):
+        asked.append((site_id, at))
         return 5
 
     pipe = FirePipeline(
@@ -124,7 +124,27 @@ def test_danger_level_read_from_the_provider(engine, site, tmp_path):
     )
     results = run(engine, pipe, ctx, [0, 30])
     assert results[1].alerts  # level 5: two hits
-    assert asked[0] == (ctx.site_id, results[0].captured_at.date())
+    assert asked[0] == (ctx.site_id, results[0].captured_at)
+
+
+def test_the_database_level_is_that_of_the_sites_local_day(engine, site) -> None:
+    from datetime import UTC, date, datetime
+
+    from vigie.pipelines.fire.worker import DatabaseDangerLevel
+    from vigie.services.fire_alerts import set_danger_level
+    from vigie.store.db import session_scope
+
+    ctx, _ = site["tour-nord"]
+    with session_scope(engine) as session:
+        set_danger_level(session, site_id=ctx.site_id, day=date(2026, 7, 15), level=5, set_by="salle")
+        set_danger_level(session, site_id=ctx.site_id, day=date(2026, 7, 14), level=1, set_by="salle")
+    provider = DatabaseDangerLevel(engine.url.render_as_string(hide_password=False))
+    try:
+        # 22:30 UTC on 14 July is 00:30 on 15 July in Paris (the site's time zone).
+        assert provider(ctx.site_id, datetime(2026, 7, 14, 22, 30, tzinfo=UTC)) == 5
+        assert provider(ctx.site_id, datetime(2026, 7, 14, 21, 30, tzinfo=UTC)) == 1
+    finally:
+        provider.close()
 
 
 def test_detections_in_masks_are_ignored(engine, site, tmp_path):

@@ -52,15 +52,19 @@ class BoxPerFrame:
 
     name = "synthetic"
 
-    def __init__(self, bad: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, bad: set[int] = frozenset(), crash: set[int] = frozenset()) -> None:  # type: ignore[assignment]
         self.seen: list[tuple[str, int]] = []
         self.bad = bad
+        self.crash = crash
         self.closed = False
+        self.shut_down = False
 
     def process(self, camera: CameraContext, frame: Frame) -> Sequence[Write]:
         self.seen.append((camera.slug, frame.sequence))
         if frame.sequence in self.bad:
             raise InvalidInputError(f"frame {frame.sequence} is black")
+        if frame.sequence in self.crash:
+            raise RuntimeError("cv2.error: (-215:Assertion failed) in a library")
 
         def write(session: Session) -> None:
             session.add(
@@ -85,6 +89,9 @@ class BoxPerFrame:
         self.closed = True
         return []
 
+    def shutdown(self) -> None:
+        self.shut_down = True
+
 
 def make_feeds(engine, sources: dict[str, object]) -> list[CameraFeed]:
     with session_scope(engine) as session:
@@ -107,7 +114,7 @@ def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -
             "b": FileSourceConfig(type="file", path=clip, target_fps=5),
         },
     )
-    pipeline = BoxPerFrame(bad={3})
+    pipeline = BoxPerFrame(bad={3}, crash={7})
     worker = Worker(pipeline=pipeline, feeds=feeds, engine=engine)
     read_before = REGISTRY.get_sample_value("vigie_frames_read_total", {"camera": "a"}) or 0.0
     worker.run(threading.Event())
@@ -117,15 +124,16 @@ def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -
     per_camera = {slug: sorted(seq for s, seq in pipeline.seen if s == slug) for slug in ("a", "b")}
     assert per_camera["a"] == list(range(20))  # back-pressure on files: nothing dropped
     assert len(per_camera["b"]) == 10  # sampled at 5 fps
-    assert pipeline.closed
+    assert pipeline.closed and pipeline.shut_down
     with session_scope(engine) as session:
         rows = session.scalar(select(func.count()).select_from(Detection))
-        assert rows == 20 + 10 - 2  # frame 3 of each camera was rejected, not fatal
+        # Frame 3 of each camera was rejected and frame 7 crashed the pipeline: neither is fatal.
+        assert rows == 20 + 10 - 2 - 2
         health = {h.camera_id: h for h in session.scalars(select(CameraHealth))}
         assert {h.frames_read for h in health.values()} == {20, 10}
         beat = session.scalars(select(WorkerHealth)).one()
-        assert beat.status == "stopped" and beat.details["frames_processed"] == 28
-        assert beat.details["errors"] == 2
+        assert beat.status == "stopped" and beat.details["frames_processed"] == 26
+        assert beat.details["errors"] == 4
 
 
 def test_dead_camera_does_not_stop_the_others(engine, clip: Path, tmp_path: Path) -> None:
