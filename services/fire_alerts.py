@@ -17,7 +17,7 @@ import math
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -185,12 +185,21 @@ def _json_safe(bearing: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _seen_at(bearing: dict[str, Any]) -> datetime:
+    """When a bearing was seen, as an aware UTC instant (ISO strings may carry any offset)."""
+    value = bearing.get("seen_at")
+    if value is None:
+        return datetime.min.replace(tzinfo=UTC)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return ensure_utc(moment, what="bearing seen_at")
+
+
 def _merge_bearings(stored: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One bearing per camera: the most recently seen one wins (ISO strings of one format sort by time)."""
+    """One bearing per camera: the most recently seen one wins (compared as instants, not as strings)."""
     by_camera: dict[Any, dict[str, Any]] = {}
     for bearing in [*stored, *new]:
         previous = by_camera.get(bearing["camera_id"])
-        if previous is None or str(bearing.get("seen_at") or "") >= str(previous.get("seen_at") or ""):
+        if previous is None or _seen_at(bearing) >= _seen_at(previous):
             by_camera[bearing["camera_id"]] = bearing
     return list(by_camera.values())
 

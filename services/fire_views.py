@@ -10,7 +10,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -315,6 +315,15 @@ class BearingIn(BaseModel):
         max_length=MAX_REASON_CHARS,
         description=f"Why azimuth_deg is null, e.g. {NO_HEADING!r}",
     )
+
+    @field_validator("seen_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("seen_at must carry a time zone (e.g. 2026-07-14T13:00:00Z)")
+        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _unknown_needs_reason(self) -> Self:

@@ -304,3 +304,12 @@ def test_danger_level_out_of_range(session: Session, level: object) -> None:
 def test_danger_level_unknown_site(session: Session) -> None:
     with pytest.raises(NotFoundError, match="site 404"):
         set_danger_level(session, site_id=404, day=date(2026, 7, 14), level=3, set_by="x")
+
+
+def test_the_latest_bearing_wins_whatever_the_offsets_of_its_times() -> None:
+    from vigie.services.fire_alerts import _merge_bearings
+
+    old = {"camera_id": 1, "azimuth_deg": 10.0, "seen_at": "2026-07-14T12:00:00+02:00"}  # 10:00 UTC
+    new = {"camera_id": 1, "azimuth_deg": 11.0, "seen_at": "2026-07-14T11:00:00+00:00"}
+    assert _merge_bearings([new], [old]) == [new]
+    assert _merge_bearings([old], [new]) == [new]
