@@ -80,7 +80,10 @@ def check_database(engine: Engine, head: str | None) -> DatabaseHealth:
         # The first line is enough: the rest repeats the SQL and a link to SQLAlchemy's docs.
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
         logger.warning("health check: database unreachable: %s", reason)
-        return DatabaseHealth(reachable=False, backend=backend, head=head, error=reason)
+        # /health is public: the driver's message (host, user, database names) stays in the log.
+        return DatabaseHealth(
+            reachable=False, backend=backend, head=head, error=f"{backend} database unreachable (see the log)"
+        )
     return DatabaseHealth(reachable=True, backend=backend, revision=revision, head=head)
 
 

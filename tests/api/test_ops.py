@@ -71,7 +71,8 @@ def test_health_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"
         assert response.json()["database"]["reachable"] is False
-        assert response.json()["database"]["error"]
+        assert response.json()["database"]["error"] == "sqlite database unreachable (see the log)"
+        assert "no-such-dir" not in response.text  # the public endpoint does not reveal paths or hosts
         assert scrape(client)["vigie_camera_health_scrape_error"] == {(): 1.0}
         sites = client.get("/api/v1/sites", headers={"Authorization": "Bearer whatever"})
         assert sites.status_code == 503 and sites.json()["error"] == "database_unavailable"
