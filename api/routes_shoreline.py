@@ -238,6 +238,9 @@ async def upload_photo(
     return _photo_read(row, slug)
 
 
+PUBLIC_FAILURE_REASON = "the photo could not be processed yet; the coastal team has been notified"
+
+
 @router.get("/shoreline/photos/{photo_id}", response_model=PhotoRead)
 def get_photo(photo_id: int, session: SessionDep) -> PhotoRead:
     """Status of an uploaded photo (public: the uploader follows it; it holds no personal data)."""
@@ -245,7 +248,12 @@ def get_photo(photo_id: int, session: SessionDep) -> PhotoRead:
     if photo is None:
         raise NotFoundError(f"shoreline photo {photo_id} does not exist")
     station = shoreline_stations.get_station_by_id(session, station_id=photo.station_id)
-    return _photo_read(photo, station.slug)
+    read = _photo_read(photo, station.slug)
+    if read.status == PhotoStatus.FAILED:
+        # Internal errors can name files and hosts: anonymous uploaders get a plain message, the coastal
+        # team (authenticated list) the stored one.
+        read = read.model_copy(update={"reason": PUBLIC_FAILURE_REASON})
+    return read
 
 
 @router.get("/shoreline/stations/{slug}/photos", response_model=list[PhotoRead])

@@ -208,7 +208,9 @@ def test_background_processing_records_why_a_photo_failed(client, coastal, media
     assert response.status_code == 202
     # TestClient runs background tasks before returning: the photo was processed (and failed: no reference).
     photo = client.get(f"/api/v1/shoreline/photos/{response.json()['id']}").json()
-    assert photo["status"] == "failed" and "reference image" in photo["reason"]
+    assert photo["status"] == "failed" and "coastal team" in photo["reason"]  # the public view
+    listed = client.get("/api/v1/shoreline/stations/lacanau-nord/photos", headers=coastal).json()
+    assert listed[0]["status"] == "failed" and "reference image" in listed[0]["reason"]  # the team's view
 
 
 def test_water_levels_import(client, coastal):

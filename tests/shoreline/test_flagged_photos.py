@@ -98,7 +98,8 @@ def test_station_not_set_up_is_a_failure_not_a_flag(client, coastal):
     assert client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal).status_code == 201
     photo = upload_and_process(client, 23)
     assert photo["status"] == "failed" and photo["reason_code"] is None
-    assert "no reference image" in photo["reason"]
+    listed = client.get("/api/v1/shoreline/stations/lacanau-nord/photos", headers=coastal).json()
+    assert "no reference image" in listed[0]["reason"]
 
 
 @pytest.mark.parametrize(
