@@ -13,9 +13,16 @@ watched less than its duration minus `max_gap_s` is `partial` (a stream that dro
 and last period of a run, a bin still open). Every configured (line, direction, class) gets a row, zero
 included, so "nobody crossed" differs from "not watched".
 
+How often (a worker may see 5–10 frames/s per camera; the write queue must not grow with the frame rate):
+a period is fully written when it opens, at most once per `write_every_s` of frame time while it is open
+(so a crash loses little), once when it closes, again only if something changed it since (a frame gap
+straddling its end, a late zone sample; a late crossing writes its own row at once), and on `close()`.
+A change that does not write at once marks the period `dirty`; an unchanged period is never rewritten.
+
 Other per-period statistics (zones, origin–destination: `vigie.pipelines.traffic.flow_bins`) ride on the
-same periods as `extras`: they keep their state in `_Period.extras` and are written whenever the period's
-counts are fully written (opened, refreshed, closed), with the same continue-or-replace rule on restart.
+same periods as `extras`: they keep their state in `_Period.extras` (marking the period dirty when they
+change it without writing) and are written whenever the period's counts are fully written, with the same
+continue-or-replace rule on restart.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -32,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from vigie.errors import InvalidInputError
 from vigie.pipelines.base import Write
+from vigie.services.traffic_periods import export_bin
 from vigie.store.models import CountBin
 from vigie.store.upsert import COUNT_BIN_KEY, COUNT_BIN_UPDATED, upsert
 
@@ -63,20 +71,14 @@ def period_of(t: datetime, minutes: int, tz: ZoneInfo) -> tuple[datetime, dateti
     """The bin holding instant `t`: (start, end) in UTC, the start aligned on `minutes` in local time.
 
     Uses the UTC offset in force at `t`, so across a DST change every instant falls in exactly one bin and
-    bins stay contiguous (the repeated local hour of autumn gives two distinct UTC bins).
+    bins stay contiguous (the repeated local hour of autumn gives two distinct UTC bins). Same alignment as
+    the exports' bins, so one implementation serves both.
     """
     if t.tzinfo is None:
         raise InvalidInputError(f"period_of: time {t.isoformat()} is naive; expected an aware datetime")
     if minutes not in BIN_CHOICES:
         raise InvalidInputError(f"period_of: bin of {minutes} min; expected one of {BIN_CHOICES}")
-    offset = t.astimezone(tz).utcoffset() or timedelta(0)
-    utc = t.astimezone(UTC)
-    local_wall = utc.replace(tzinfo=None) + offset
-    step = minutes * 60
-    seconds = (local_wall - datetime(2000, 1, 1)).total_seconds()
-    floored = datetime(2000, 1, 1) + timedelta(seconds=(seconds // step) * step)
-    start = (floored - offset).replace(tzinfo=UTC)
-    return start, start + timedelta(minutes=minutes)
+    return export_bin(t, minutes, tz)
 
 
 @dataclass(slots=True)
@@ -98,6 +100,8 @@ class _Period:
     speed_n: dict[Key, int] = field(default_factory=dict)
     baseline: _Baseline = field(default_factory=_Baseline)  # filled by the writer thread, read only there
     extras: dict[str, Any] = field(default_factory=dict)  # per-period state of each PeriodExtra
+    dirty: bool = False  # changed since its last full write
+    written_at: datetime | None = None  # frame time of its last full write
 
 
 class PeriodExtra(Protocol):
@@ -126,7 +130,7 @@ class CameraBins:
         model_name: str,
         model_version: str,
         max_gap_s: float = 10.0,
-        refresh_s: float = 60.0,
+        write_every_s: float = 30.0,
         retain_periods: int = 2,
         extras: Sequence[PeriodExtra] = (),
     ) -> None:
@@ -140,19 +144,22 @@ class CameraBins:
         self.model_name = model_name
         self.model_version = model_version
         self.max_gap_s = max_gap_s
-        self.refresh_s = refresh_s
+        if retain_periods < 1:
+            raise InvalidInputError(f"retain_periods {retain_periods}: expected at least 1 (the open period)")
+        if write_every_s <= 0:
+            raise InvalidInputError(f"write_every_s {write_every_s}: expected a positive number of seconds")
+        self.write_every_s = write_every_s
         self.retain_periods = retain_periods
         self.extras = tuple(extras)
         self._periods: dict[datetime, _Period] = {}
         self._last_frame: datetime | None = None
-        self._last_refresh: datetime | None = None
 
     @property
     def open_periods(self) -> int:
         return len(self._periods)
 
     def observe(self, t: datetime) -> list[Write]:
-        """Account for a frame at `t` (UTC); returns the writes of periods it closes or opens."""
+        """Account for a frame at `t` (UTC); returns the writes due (see the module docstring)."""
         writes: list[Write] = []
         last = self._last_frame
         if last is not None and t <= last:
@@ -160,24 +167,26 @@ class CameraBins:
         start, end = period_of(t, self.minutes, self.tz)
         if start not in self._periods:
             self._periods[start] = _Period(start=start, end=end, first_frame=t, last_frame=t)
-            self._last_refresh = t
-            writes += self._full_writes(self._periods[start])
+            writes += self._full_writes(self._periods[start], t)  # its zero rows: "watched" from now on
         if last is not None:
             gap = (t - last).total_seconds()
             if gap <= self.max_gap_s:
                 self._add_coverage(last, t)
             else:
                 log.info("camera %d: no frame for %.1f s; bins over the gap are partial", self.camera_id, gap)
-        self._periods[start].last_frame = t
+        current = self._periods[start]
+        current.last_frame = t
+        current.dirty = True
         self._last_frame = t
-        for old in [p for p in self._periods.values() if p.end <= start]:
-            writes += self._full_writes(old)  # closed: its final counts and partial flag
+        for period in sorted(self._periods.values(), key=lambda p: p.start):
+            if period.dirty and period.end <= start:
+                writes += self._full_writes(period, t)  # closed, or changed since it closed
         while len(self._periods) > self.retain_periods:
-            del self._periods[min(self._periods)]
-        if self._last_refresh is not None and (t - self._last_refresh).total_seconds() >= self.refresh_s:
+            del self._periods[min(self._periods)]  # closed and written above: nothing is dropped unwritten
+        since = (t - current.written_at).total_seconds() if current.written_at is not None else None
+        if since is None or since >= self.write_every_s:
             # Keeps observed_until fresh, so that a restart after a crash sees a small gap, not a large one.
-            self._last_refresh = t
-            writes += self._full_writes(self._periods[start])
+            writes += self._full_writes(current, t)
         return writes
 
     def period_at(self, t: datetime) -> _Period | None:
@@ -193,7 +202,10 @@ class CameraBins:
                 out.append((period, (hi - lo).total_seconds()))
         return out
 
-    def _full_writes(self, period: _Period) -> list[Write]:
+    def _full_writes(self, period: _Period, t: datetime | None) -> list[Write]:
+        period.dirty = False
+        if t is not None:
+            period.written_at = t
         return [self._write(period, self.keys), *(extra.write(self, period) for extra in self.extras)]
 
     def _add_coverage(self, a: datetime, b: datetime) -> None:
@@ -201,6 +213,7 @@ class CameraBins:
             lo, hi = max(a, period.start), min(b, period.end)
             if hi > lo:
                 period.observed_s += (hi - lo).total_seconds()
+                period.dirty = True
 
     def add(
         self, t: datetime, line: str, direction: str, class_name: str, speed_kmh: float | None = None
@@ -225,7 +238,7 @@ class CameraBins:
     def close(self) -> list[Write]:
         """Final writes of every held period (the worker stops); they stay partial unless fully watched."""
         periods = sorted(self._periods.values(), key=lambda p: p.start)
-        writes = [w for p in periods for w in self._full_writes(p)]
+        writes = [w for p in periods for w in self._full_writes(p, None)]
         self._periods.clear()
         self._last_frame = None
         return writes

@@ -183,6 +183,14 @@ class TrafficPipelineConfig(_Strict):
         title="Largest frame gap (s)",
         description="A longer gap in frames makes its bins partial.",
     )
+    write_every_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        title="Open-bin write interval (s)",
+        description="An open bin is rewritten at most this often (frame time), so a crash loses little; "
+        "a closed bin is written once, and crossings and zone/OD events at once.",
+    )
     debug_frames_dir: Path | None = Field(
         None,
         title="Debug frames",

@@ -1,10 +1,11 @@
 """Zone statistics and origin–destination trips per bin, written like the count bins.
 
 Both ride on `CameraBins` periods (`PeriodExtra`): same alignment, same `observed_s` bookkeeping, written
-when the period's counts are (opened, refreshed every minute, closed) and after each event, as absolute
-upserts on their unique keys (`zone_bins`, `od_bins`), so applying a write twice changes nothing. On the
-first write of a period in a run, what is stored for it is read: stored up to before this run's first frame
-→ a baseline this run adds to (a restart); otherwise this run replaces it (a replayed file).
+when the period's counts are (opened, at most once per `write_every_s` of frame time while open, closed,
+changed after closing: `ZoneBins.observe` marks the periods it changes dirty) and after each event, as
+absolute upserts on their unique keys (`zone_bins`, `od_bins`), so applying a write twice changes nothing.
+On the first write of a period in a run, what is stored for it is read: stored up to before this run's
+first frame → a baseline this run adds to (a restart); otherwise this run replaces it (a replayed file).
 
 Zones, per (zone, class): entries; occupancy sampled on every processed frame and held until the next one,
 so `mean_occupancy` is the time-weighted mean over the seconds watched (gaps over `max_gap_s` excluded) and
@@ -140,12 +141,14 @@ class ZoneBins:
                 return
             if (t - last_t).total_seconds() <= bins.max_gap_s:
                 for period, seconds in bins.periods_overlapping(last_t, t):
+                    period.dirty = True  # not written here: CameraBins writes it when due
                     state = self._state(period)
                     state.observed_s += seconds
                     for key, n in last_occupancy.items():
                         state.occupancy_s[key] = state.occupancy_s.get(key, 0.0) + n * seconds
         period = bins.period_at(t)
         if period is not None:
+            period.dirty = True
             state = self._state(period)
             for key, n in occupancy.items():
                 state.max_occupancy[key] = max(state.max_occupancy.get(key, 0), n)

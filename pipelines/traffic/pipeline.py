@@ -99,6 +99,7 @@ class TrafficPipeline:
             site_id=camera.site_id, camera_id=camera.camera_id, timezone=self.timezone,
             bin_minutes=self.config.bin_minutes, keys=keys, model_name=self.detector.name,
             model_version=self.detector.version, max_gap_s=self.config.max_gap_s,
+            write_every_s=self.config.write_every_s,
             retain_periods=2 + int((self.config.vote_delay_s + self.config.track_ttl_s) // 60),
             extras=[e for e in (zones, od) if e is not None],
         )  # fmt: skip
