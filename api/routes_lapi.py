@@ -1,18 +1,27 @@
 """HTTP routes (`router`, under /api/v1) and HTML pages (`pages`) of the lapi pipeline (role `parking`).
 
-Plate data (reads, sessions, subscribers) is only served with a `purpose` query parameter, and each such
-access is written to `audit_log` with the caller's token name; aggregated figures (occupancy) need none.
+Plate data (reads, sessions, subscribers) is only served with a `purpose`, and each such access is written
+to `audit_log` with the caller's token name; aggregated figures (occupancy) need none.
+
+A plate never travels in a URL: query strings end up in access and proxy logs. Looking data up by plate is
+a POST to `…/search` with the plate in the JSON body; the GET listings refuse a `plate` parameter. Request
+validation errors of these routes do not echo the submitted values (they would send plates back), and
+plate-related messages show plates masked (`lapi_plates.mask_plate`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +45,24 @@ from vigie.services.tokens import Principal, Role
 from vigie.store.models import ParkingSession, ParkingStatus, PlateRead
 from vigie.store.types import utcnow
 
-router = APIRouter(tags=["lapi"])
+
+class _NoInputEchoRoute(APIRoute):
+    """A route whose 422 lists the failing fields and why, without the submitted values (plates)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def without_input(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()]
+                raise RequestValidationError(errors) from None
+
+        return without_input
+
+
+router = APIRouter(tags=["lapi"], route_class=_NoInputEchoRoute)
 pages = APIRouter(include_in_schema=False)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -51,20 +77,70 @@ PurposeQuery = Annotated[
         description="Why plate data is accessed (e.g. 'contestation FPS 2026-118'); kept in the audit log.",
     ),
 ]
-PlateQuery = Annotated[
-    str | None, Query(description="Only this plate (AB-123-CD, 1234 AB 56...); looked up by its keyed hash.")
-]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+PlateField = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=32,
+        description="Only this plate (AB-123-CD, 1234 AB 56...); looked up by its keyed hash.",
+    ),
+]
+PurposeField = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=500,
+        description="Why plate data is accessed (e.g. 'contestation FPS 2026-118'); kept in the audit log.",
+    ),
+]
 
 
 class CarParkCreate(CarParkIn):
     site_id: int
 
 
+class _Search(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    purpose: PurposeField
+    plate: PlateField
+
+
+class ReadSearch(_Search):
+    car_park_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class SessionSearch(_Search):
+    status: ParkingStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class SubscriberSearch(_Search):
+    valid_at: datetime | None = None
+
+
+def refuse_plate_in_query(request: Request) -> None:
+    """GET listings: a plate in the URL would be written to access logs; the value is not echoed back."""
+    if "plate" in request.query_params:
+        raise InvalidInputError(
+            f"query parameter 'plate': not accepted in a URL (it would end up in access logs); "
+            f'POST {request.url.path}/search with a JSON body {{"purpose": ..., "plate": ...}}'
+        )
+
+
+NoPlateQuery = Depends(refuse_plate_in_query)
+
+
 def _plate_hash(plate: str | None, secret: str) -> str | None:
     if plate is None:
         return None
-    return hash_plate(parse_plate_input(plate, what="plate query parameter").compact, secret)
+    return hash_plate(parse_plate_input(plate).compact, secret)
 
 
 def _audit(
@@ -144,7 +220,29 @@ def _session_out(row: ParkingSession, plate_texts: dict[int, str | None]) -> Par
     )  # fmt: skip
 
 
-@router.get("/lapi/car-parks/{car_park_id}/sessions", response_model=list[ParkingSessionOut])
+def _sessions(
+    session: Session, principal: Principal, car_park_id: int, search: SessionSearch, secret: str
+) -> list[ParkingSessionOut]:
+    plate_hash = _plate_hash(search.plate, secret)
+    rows = lapi_parking.list_sessions(
+        session, car_park_id=car_park_id, status=search.status, since=search.since, until=search.until,
+        plate_hash=plate_hash, limit=search.limit,
+    )  # fmt: skip
+    read_ids = {rid for row in rows for rid in (row.entry_read_id, row.exit_read_id) if rid is not None}
+    texts = dict(
+        session.execute(select(PlateRead.id, PlateRead.plate_text).where(PlateRead.id.in_(read_ids))).all()
+    )
+    _audit(session, principal, "lapi.sessions.list", f"car_park:{car_park_id}", search.purpose,
+           plate_filter=search.plate is not None, status=search.status, returned=len(rows))  # fmt: skip
+    session.commit()
+    return [_session_out(row, texts) for row in rows]
+
+
+@router.get(
+    "/lapi/car-parks/{car_park_id}/sessions",
+    response_model=list[ParkingSessionOut],
+    dependencies=[NoPlateQuery],
+)
 def list_sessions(
     car_park_id: int,
     purpose: PurposeQuery,
@@ -154,22 +252,23 @@ def list_sessions(
     status_: Annotated[ParkingStatus | None, Query(alias="status")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    plate: PlateQuery = None,
     limit: Limit = 100,
 ) -> list[ParkingSessionOut]:
-    plate_hash = _plate_hash(plate, settings.secret_key.get_secret_value())
-    rows = lapi_parking.list_sessions(
-        session, car_park_id=car_park_id, status=status_, since=since, until=until,
-        plate_hash=plate_hash, limit=limit,
-    )  # fmt: skip
-    read_ids = {rid for row in rows for rid in (row.entry_read_id, row.exit_read_id) if rid is not None}
-    texts = dict(
-        session.execute(select(PlateRead.id, PlateRead.plate_text).where(PlateRead.id.in_(read_ids))).all()
-    )
-    _audit(session, principal, "lapi.sessions.list", f"car_park:{car_park_id}", purpose,
-           plate_filter=plate is not None, status=status_, returned=len(rows))  # fmt: skip
-    session.commit()
-    return [_session_out(row, texts) for row in rows]
+    """Sessions of a car park, latest first; to look up one plate, POST `…/sessions/search`."""
+    search = SessionSearch(purpose=purpose, status=status_, since=since, until=until, limit=limit)
+    return _sessions(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
+
+
+@router.post("/lapi/car-parks/{car_park_id}/sessions/search", response_model=list[ParkingSessionOut])
+def search_sessions(
+    car_park_id: int,
+    search: SessionSearch,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ParkingRole,
+) -> list[ParkingSessionOut]:
+    """Sessions of a car park filtered by plate (in the body, never in the URL), status and time."""
+    return _sessions(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
 
 
 @router.post("/lapi/sessions/{session_id}/paid", response_model=ParkingSessionOut)
@@ -184,50 +283,87 @@ def mark_session_paid(session_id: int, session: SessionDep, principal: ParkingRo
 # --- reads --------------------------------------------------------------------------------------------
 
 
-@router.get("/lapi/reads", response_model=list[PlateReadOut])
+def _reads(session: Session, principal: Principal, search: ReadSearch, secret: str) -> list[PlateReadOut]:
+    plate_hash = _plate_hash(search.plate, secret)
+    rows = lapi_parking.list_reads(
+        session, car_park_id=search.car_park_id, plate_hash=plate_hash, since=search.since,
+        until=search.until, limit=search.limit,
+    )  # fmt: skip
+    target = "car_park:all" if search.car_park_id is None else f"car_park:{search.car_park_id}"
+    _audit(session, principal, "lapi.reads.list", target, search.purpose,
+           plate_filter=search.plate is not None, returned=len(rows))  # fmt: skip
+    session.commit()
+    return [PlateReadOut.model_validate(row) for row in rows]
+
+
+@router.get("/lapi/reads", response_model=list[PlateReadOut], dependencies=[NoPlateQuery])
 def list_reads(
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
     car_park_id: int | None = None,
-    plate: PlateQuery = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Limit = 100,
 ) -> list[PlateReadOut]:
-    plate_hash = _plate_hash(plate, settings.secret_key.get_secret_value())
-    rows = lapi_parking.list_reads(
-        session, car_park_id=car_park_id, plate_hash=plate_hash, since=since, until=until, limit=limit
-    )
-    _audit(session, principal, "lapi.reads.list",
-           "car_park:all" if car_park_id is None else f"car_park:{car_park_id}", purpose,
-           plate_filter=plate is not None, returned=len(rows))  # fmt: skip
-    session.commit()
-    return [PlateReadOut.model_validate(row) for row in rows]
+    """Plate reads, latest first; to look up one plate, POST `/lapi/reads/search`."""
+    search = ReadSearch(purpose=purpose, car_park_id=car_park_id, since=since, until=until, limit=limit)
+    return _reads(session, principal, search, settings.secret_key.get_secret_value())
+
+
+@router.post("/lapi/reads/search", response_model=list[PlateReadOut])
+def search_reads(
+    search: ReadSearch, session: SessionDep, settings: SettingsDep, principal: ParkingRole
+) -> list[PlateReadOut]:
+    """Plate reads filtered by plate (in the body, never in the URL), car park and time."""
+    return _reads(session, principal, search, settings.secret_key.get_secret_value())
 
 
 # --- subscribers --------------------------------------------------------------------------------------
 
 
-@router.get("/lapi/car-parks/{car_park_id}/subscribers", response_model=list[SubscriberRead])
+def _subscribers(
+    session: Session, principal: Principal, car_park_id: int, search: SubscriberSearch, secret: str
+) -> list[SubscriberRead]:
+    plate_hash = _plate_hash(search.plate, secret)
+    rows = lapi_subscribers.list_subscribers(
+        session, car_park_id=car_park_id, plate_hash=plate_hash, valid_at=search.valid_at
+    )
+    _audit(session, principal, "lapi.subscribers.list", f"car_park:{car_park_id}", search.purpose,
+           plate_filter=search.plate is not None, returned=len(rows))  # fmt: skip
+    session.commit()
+    return [SubscriberRead.model_validate(row) for row in rows]
+
+
+@router.get(
+    "/lapi/car-parks/{car_park_id}/subscribers",
+    response_model=list[SubscriberRead],
+    dependencies=[NoPlateQuery],
+)
 def list_subscribers(
     car_park_id: int,
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
-    plate: PlateQuery = None,
     valid_at: datetime | None = None,
 ) -> list[SubscriberRead]:
-    plate_hash = _plate_hash(plate, settings.secret_key.get_secret_value())
-    rows = lapi_subscribers.list_subscribers(
-        session, car_park_id=car_park_id, plate_hash=plate_hash, valid_at=valid_at
-    )
-    _audit(session, principal, "lapi.subscribers.list", f"car_park:{car_park_id}", purpose,
-           plate_filter=plate is not None, returned=len(rows))  # fmt: skip
-    session.commit()
-    return [SubscriberRead.model_validate(row) for row in rows]
+    """Subscriptions of a car park; to look up one plate, POST `…/subscribers/search`."""
+    search = SubscriberSearch(purpose=purpose, valid_at=valid_at)
+    return _subscribers(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
+
+
+@router.post("/lapi/car-parks/{car_park_id}/subscribers/search", response_model=list[SubscriberRead])
+def search_subscribers(
+    car_park_id: int,
+    search: SubscriberSearch,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ParkingRole,
+) -> list[SubscriberRead]:
+    """Subscriptions of a car park filtered by plate (in the body, never in the URL) and validity date."""
+    return _subscribers(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
 
 
 @router.post(
@@ -292,29 +428,50 @@ def delete_subscriber(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def capped_csv_body(request: Request) -> bytes:
+    """The request body, read as a stream and refused (413) past MAX_IMPORT_BYTES, never loaded whole."""
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"subscriber file: more than {MAX_IMPORT_BYTES} bytes; split it into smaller files",
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInputError(f"Content-Length {declared!r}: expected a number of bytes")
+        if int(declared) > MAX_IMPORT_BYTES:
+            raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:  # chunked upload, or a Content-Length that lied
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post(
     "/lapi/car-parks/{car_park_id}/subscribers/import",
     response_model=ImportReport,
     openapi_extra={
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
+    responses={413: {"description": f"Body over {MAX_IMPORT_BYTES} bytes."}},
 )
-async def import_subscribers(
+def import_subscribers(
     car_park_id: int,
-    request: Request,
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
+    body: Annotated[bytes, Depends(capped_csv_body)],
 ) -> ImportReport:
-    """Import a CSV body (`plate,valid_from,valid_to,reference`): good rows stored, bad rows listed."""
-    body = await request.body()
-    if len(body) > MAX_IMPORT_BYTES:
-        raise InvalidInputError(f"subscriber file: {len(body)} bytes; at most {MAX_IMPORT_BYTES}")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = body.decode("cp1252")  # spreadsheets saved as "CSV (Windows)"
+    """Import a CSV body (`plate,valid_from,valid_to,reference`): good rows stored, bad rows listed.
+
+    A plain `def`: the body is read (async, capped) by its dependency, the database work runs in the
+    threadpool, off the event loop. Rejected rows come back with their plate masked.
+    """
+    text = lapi_subscribers.decode_subscriber_file(body)
     report = lapi_subscribers.import_subscribers_csv(
         session, car_park_id=car_park_id, text=text, secret=settings.secret_key.get_secret_value()
     )

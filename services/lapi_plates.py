@@ -51,27 +51,39 @@ def display_plate(text: str) -> str:
     return format_plate(compact, classify_compact(compact).value)
 
 
+def mask_plate(text: str | None) -> str:
+    """What error messages and reports show of a plate: its first 2 characters, then `…` (GDPR).
+
+    A text of 4 characters or fewer is masked entirely: 2 characters would give away most of it.
+    """
+    stripped = (text or "").strip()
+    return f"{stripped[:2]}…" if len(stripped) > 4 else "…"
+
+
 def parse_plate_input(text: str, *, what: str = "plate") -> NormalisedPlate:
     """Validate a plate typed by a person; InvalidInputError names the input and what was expected.
+
+    Messages show the plate masked (`mask_plate`): they reach API responses, CLI output and logs.
 
     French plates are recognised and normalised; other texts of 2–10 letters/digits are kept as `foreign`,
     except ones shaped like a SIV plate with letters that no SIV plate has (a typo, not a foreign plate).
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"{what}: expected a licence plate such as AB-123-CD, got an empty value")
+    shown = mask_plate(text)
     if re.search(r"[^A-Za-z0-9\s\-.]", text):
         raise InvalidInputError(
-            f"{what} {text!r}: expected letters and digits (separators '-', ' ', '.'), e.g. AB-123-CD"
+            f"{what} {shown!r}: expected letters and digits (separators '-', ' ', '.'), e.g. AB-123-CD"
         )
     compact = compact_plate(text)
     if not _COMPACT.match(compact):
         raise InvalidInputError(
-            f"{what} {text!r}: expected 2 to 10 letters and digits, e.g. AB-123-CD or 1234 AB 56"
+            f"{what} {shown!r}: expected 2 to 10 letters and digits, e.g. AB-123-CD or 1234 AB 56"
         )
     fmt = classify_compact(compact)
     if fmt is PlateFormat.FOREIGN and _SIV_SHAPE.match(compact):
         raise InvalidInputError(
-            f"{what} {text!r}: shaped like a SIV plate (AA-123-AA) but not valid: letters I, O, U, "
+            f"{what} {shown!r}: shaped like a SIV plate (AA-123-AA) but not valid: letters I, O, U, "
             "the pair SS and the number 000 are never issued"
         )
     return NormalisedPlate(compact=compact, display=format_plate(compact, fmt.value), format=fmt)

@@ -105,6 +105,9 @@ def _validated_plate(value: str) -> str:
 
 
 class SubscriberIn(_Input):
+    # str(ValidationError) would otherwise quote the whole input, plate included, into logs and messages.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+
     plate: str = Field(
         title="Plate", description="AB-123-CD, 1234 AB 56, or a foreign plate's letters/digits."
     )
@@ -148,7 +151,9 @@ class SubscriberRead(BaseModel):
 class RejectedRow(BaseModel):
     line: int = Field(description="Line number in the file (1 = header).")
     reason: str
-    values: dict[str, str | None] = Field(description="The row's cells, plate masked.")
+    values: dict[str, str | None] = Field(
+        description="The row's cells, plate masked (first 2 characters, then …)."
+    )
 
 
 class ImportReport(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConflictError, InvalidInputError, NotFoundError
-from vigie.services.lapi_plates import hash_plate, parse_plate_input
+from vigie.services.lapi_plates import hash_plate, mask_plate, parse_plate_input
 from vigie.services.lapi_schemas import ImportReport, RejectedRow, SubscriberIn
 from vigie.store.models import CarPark, ParkingSubscriber, Site
 from vigie.store.types import ensure_utc
@@ -157,6 +157,21 @@ def _parse_moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
     return ensure_utc(moment)
 
 
+def decode_subscriber_file(raw: bytes) -> str:
+    """UTF-8, else cp1252 (spreadsheets saved as "CSV (Windows)"); InvalidInputError when neither fits."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"subscriber file: byte 0x{raw[exc.start]:02x} at offset {exc.start} is neither UTF-8 nor "
+            "Windows-1252 text; expected a CSV saved as UTF-8"
+        ) from exc
+
+
 def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, secret: str) -> ImportReport:
     """Import a CSV of subscriptions: valid rows are stored, bad rows listed with their reason.
 
@@ -191,8 +206,10 @@ def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, sec
         if index >= MAX_IMPORT_ROWS:
             raise InvalidInputError(f"subscriber file: more than {MAX_IMPORT_ROWS} rows; split it")
         cells = {k: (v.strip() if isinstance(v, str) else None) for k, v in raw.items() if k is not None}
+        # Rejected rows go back to the caller (API answer, CLI output): never with the plate in clear.
+        shown = (cells | {"plate": mask_plate(cells["plate"])}) if cells.get("plate") else cells
         if None in raw:
-            rejected.append(RejectedRow(line=line, reason="more cells than header columns", values=cells))
+            rejected.append(RejectedRow(line=line, reason="more cells than header columns", values=shown))
             continue
         if not any(cells.values()):
             continue  # blank line
@@ -208,23 +225,23 @@ def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, sec
                 reference=cells.get("reference") or None,
             )
         except InvalidInputError as exc:
-            rejected.append(RejectedRow(line=line, reason=str(exc), values=cells))
+            rejected.append(RejectedRow(line=line, reason=str(exc), values=shown))
             continue
         except ValidationError as exc:
             reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
-            rejected.append(RejectedRow(line=line, reason=reason, values=cells))
+            rejected.append(RejectedRow(line=line, reason=reason, values=shown))
             continue
         key = (hash_plate(data.plate, secret), data.valid_from)
         if key in seen:
             rejected.append(
-                RejectedRow(line=line, reason="same plate and valid_from as an earlier row", values=cells)
+                RejectedRow(line=line, reason="same plate and valid_from as an earlier row", values=shown)
             )
             continue
         seen.add(key)
         try:
             create_subscriber(session, car_park_id=car_park.id, data=data, secret=secret)
         except ConflictError as exc:
-            rejected.append(RejectedRow(line=line, reason=str(exc), values=cells))
+            rejected.append(RejectedRow(line=line, reason=str(exc), values=shown))
             continue
         imported += 1
     return ImportReport(imported=imported, rejected=rejected)

@@ -87,17 +87,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_import_subscribers(args: argparse.Namespace) -> int:
     from vigie.services.lapi_gdpr import audit_plate_access
-    from vigie.services.lapi_subscribers import import_subscribers_csv
+    from vigie.services.lapi_subscribers import decode_subscriber_file, import_subscribers_csv
     from vigie.store.db import session_scope
 
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInputError(f"subscriber file {path}: not found or not a file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # spreadsheets saved as "CSV (Windows)"
+    text = decode_subscriber_file(path.read_bytes())
     settings, engine = _engine(args)
     try:
         with session_scope(engine) as session:
@@ -114,7 +110,7 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"import: {report.imported} subscription(s) imported, {len(report.rejected)} row(s) rejected")
-    for row in report.rejected:
+    for row in report.rejected:  # reasons and cells show plates masked only
         print(f"  line {row.line}: {row.reason}")
     return 0
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from importlib import metadata
 
 import numpy as np
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConfigError
@@ -33,6 +34,7 @@ from vigie.vision.tracker import Tracker
 log = logging.getLogger("vigie.lapi")
 
 OCR_MODEL_NAME = "rapidocr-pp-ocr"
+_PENDING_CAR_PARKS = "lapi_pending_car_parks"  # session.info key: car-park ids not yet committed
 
 
 def _ocr_version() -> str:
@@ -150,12 +152,33 @@ class LapiPipeline:
     # --- writes -----------------------------------------------------------------------------------
 
     def _car_park_id(self, session: Session, camera: CameraContext, slug: str) -> int:
+        """The car park's id, created or synced from the site file on first use.
+
+        An id is cached only once the transaction that created or found it commits: the writer may roll a
+        batch back, and a cached id of a car park that was never stored would break every later write.
+        Until then it is kept in the session (`session.info`), so that writes of the same batch reuse it.
+        """
         key = (camera.site_id, slug)
-        if key not in self._car_park_ids:
+        cached = self._car_park_ids.get(key)
+        if cached is not None:
+            return cached
+        pending: dict[tuple[int, str], int] | None = session.info.get(_PENDING_CAR_PARKS)
+        if pending is None:
+            pending = session.info[_PENDING_CAR_PARKS] = {}
+            if not event.contains(session, "after_commit", self._keep_committed_car_parks):
+                event.listen(session, "after_commit", self._keep_committed_car_parks)
+                event.listen(session, "after_rollback", self._forget_rolled_back_car_parks)
+        if key not in pending:
             park = next(p for p in self.config.car_parks if p.slug == slug)
             row = ensure_car_park(session, site_id=camera.site_id, data=self.config.car_park_in(park))
-            self._car_park_ids[key] = row.id
-        return self._car_park_ids[key]
+            pending[key] = row.id
+        return pending[key]
+
+    def _keep_committed_car_parks(self, session: Session) -> None:
+        self._car_park_ids.update(session.info.pop(_PENDING_CAR_PARKS, {}))
+
+    def _forget_rolled_back_car_parks(self, session: Session) -> None:
+        session.info.pop(_PENDING_CAR_PARKS, None)
 
     def _sync_and_flag(self, camera: CameraContext, at: datetime) -> Write:
         assignment = self._assignments.get(camera.slug)

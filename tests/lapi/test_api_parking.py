@@ -10,6 +10,7 @@ import sqlalchemy
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from vigie.api import routes_lapi
 from vigie.api.app import create_app
 from vigie.services.cameras import create_camera
 from vigie.services.lapi_parking import PassageRead, record_passage
@@ -83,12 +84,14 @@ def test_reads_need_a_purpose_and_each_access_is_audited(client, headers, site_i
     missing = client.get("/api/v1/lapi/reads", headers=h)
     assert missing.status_code == 422 and "purpose" in missing.text
 
-    found = client.get(
-        "/api/v1/lapi/reads", params={"purpose": "contestation FPS 118", "plate": "ab-123-cd"}, headers=h
+    found = client.post(
+        "/api/v1/lapi/reads/search", json={"purpose": "contestation FPS 118", "plate": "ab-123-cd"}, headers=h
     )
     assert found.status_code == 200
     assert [r["plate_text"] for r in found.json()] == ["AB-123-CD"]
-    other = client.get("/api/v1/lapi/reads", params={"purpose": "check", "plate": "EF-456-GH"}, headers=h)
+    other = client.post(
+        "/api/v1/lapi/reads/search", json={"purpose": "check", "plate": "EF-456-GH"}, headers=h
+    )
     assert other.json() == []
 
     with make_sessionmaker(engine)() as session:
@@ -99,18 +102,61 @@ def test_reads_need_a_purpose_and_each_access_is_audited(client, headers, site_i
     ]
 
 
-def test_a_malformed_plate_is_a_422_naming_it(client, headers, site_id):
+def test_a_malformed_plate_is_a_422_naming_it_masked(client, headers, site_id):
     h = headers("parking")
     park = _park(client, h, site_id)
-    bad_query = client.get("/api/v1/lapi/reads", params={"purpose": "check", "plate": "AB-12$-CD"}, headers=h)
-    assert bad_query.status_code == 422 and "AB-12$-CD" in bad_query.json()["detail"]
+    bad_search = client.post(
+        "/api/v1/lapi/reads/search", json={"purpose": "check", "plate": "AB-12$-CD"}, headers=h
+    )
+    assert bad_search.status_code == 422
+    assert "'AB…'" in bad_search.json()["detail"] and "12$" not in bad_search.text
     bad_body = client.post(
         f"/api/v1/lapi/car-parks/{park['id']}/subscribers",
         params={"purpose": "new contract"},
-        json={"plate": "AB-123-IO", "valid_from": "2026-11-01T00:00:00+01:00"},
+        json={"plate": "GH-478-IO", "valid_from": "2026-11-01T00:00:00+01:00"},
         headers=h,
     )
-    assert bad_body.status_code == 422 and "AB-123-IO" in bad_body.text
+    assert bad_body.status_code == 422 and "plate" in bad_body.text and "SIV" in bad_body.text
+    assert "478" not in bad_body.text  # neither in the message nor echoed as the submitted input
+    # A model-level error (dates in the wrong order) would echo the whole body, plate included: it does not.
+    bad_order = client.post(
+        f"/api/v1/lapi/car-parks/{park['id']}/subscribers",
+        params={"purpose": "new contract"},
+        json={"plate": "GH-478-JK", "valid_from": "2026-11-02T00:00:00Z", "valid_to": "2026-11-01T00:00:00Z"},
+        headers=h,
+    )
+    assert bad_order.status_code == 422 and "valid_to" in bad_order.text and "478" not in bad_order.text
+
+
+def test_get_listings_refuse_a_plate_in_the_url_and_search_takes_it_in_the_body(client, headers, site_id):
+    h = headers("parking")
+    park = _park(client, h, site_id, store_clear_text=True)
+    base = f"/api/v1/lapi/car-parks/{park['id']}"
+    for path in ("/api/v1/lapi/reads", f"{base}/sessions", f"{base}/subscribers"):
+        refused = client.get(path, params={"purpose": "check", "plate": "AB-123-CD"}, headers=h)
+        assert refused.status_code == 422, path
+        assert f"POST {path}/search" in refused.json()["detail"] and "123" not in refused.text
+    created = client.post(
+        f"{base}/subscribers",
+        params={"purpose": "new contract"},
+        json={"plate": "AB-123-CD", "valid_from": "2026-11-01T00:00:00+01:00"},
+        headers=h,
+    )
+    assert created.status_code == 201, created.text
+    subs = client.post(f"{base}/subscribers/search", json={"purpose": "check", "plate": "ab123cd"}, headers=h)
+    assert subs.status_code == 200 and [s["plate_text"] for s in subs.json()] == ["AB-123-CD"]
+    none = client.post(
+        f"{base}/subscribers/search", json={"purpose": "check", "plate": "EF-456-GH"}, headers=h
+    )
+    assert none.status_code == 200 and none.json() == []
+    sessions = client.post(
+        f"{base}/sessions/search",
+        json={"purpose": "check", "plate": "AB-123-CD", "status": "open"},
+        headers=h,
+    )
+    assert sessions.status_code == 200 and sessions.json() == []
+    no_purpose = client.post("/api/v1/lapi/reads/search", json={"plate": "AB-123-CD"}, headers=h)
+    assert no_purpose.status_code == 422 and "purpose" in no_purpose.text
 
 
 def test_unknown_car_park_is_a_404(client, headers, site_id):
@@ -155,12 +201,16 @@ def test_subscribers_crud_and_import_with_bad_rows(client, headers, site_id):
     assert report.status_code == 200, report.text
     body = report.json()
     assert body["imported"] == 2
+    # Rejected rows come back with the plate masked, in their cells and in their reasons.
     assert [(r["line"], r["values"]["plate"]) for r in body["rejected"]] == [
-        (3, "not a plate!"),
-        (5, "MN-321-PQ"),
-        (6, "RS-654-TV"),
+        (3, "no…"),
+        (5, "MN…"),
+        (6, "RS…"),
     ]
+    assert body["rejected"][1]["values"]["reference"] == "C-4"
     assert "valid_to" in body["rejected"][2]["reason"]
+    for plate in ("not a plate", "MN-321-PQ", "RS-654-TV", "321", "654"):
+        assert plate not in report.text
 
     listed = client.get(base, params={**purpose, "valid_at": "2026-11-15T12:00:00Z"}, headers=h).json()
     assert sorted(s["plate_text"] for s in listed) == ["AB-123-CD", "EF-456-GH", "JK-789-LM"]
@@ -170,6 +220,45 @@ def test_subscribers_crud_and_import_with_bad_rows(client, headers, site_id):
 
     assert client.delete(f"{base}/{sub_id}", params=purpose, headers=h).status_code == 204
     assert client.get(f"{base}/{sub_id}", params=purpose, headers=h).status_code == 404
+
+
+def _import(client: TestClient, h: dict[str, str], car_park_id: int, content, **headers: str):
+    return client.post(
+        f"/api/v1/lapi/car-parks/{car_park_id}/subscribers/import",
+        params={"purpose": "subscriber list import"},
+        content=content,
+        headers={**h, "Content-Type": "text/csv", **headers},
+    )
+
+
+def test_import_refuses_a_body_over_the_cap_before_and_while_reading(client, headers, site_id, monkeypatch):
+    h = headers("parking")
+    park = _park(client, h, site_id)
+    monkeypatch.setattr(routes_lapi, "MAX_IMPORT_BYTES", 64)
+    csv_text = b"plate,valid_from\n" + b"AB-123-CD,2026-11-01\n" * 10  # 216 bytes
+    declared = _import(client, h, park["id"], csv_text)
+    assert declared.status_code == 413 and "64 bytes" in declared.json()["detail"]
+
+    def chunks():  # no Content-Length: only the streamed count can stop it
+        for _ in range(10):
+            yield b"AB-123-CD,2026-11-01\n"
+
+    streamed = _import(client, h, park["id"], chunks())
+    assert streamed.status_code == 413
+    small = _import(client, h, park["id"], b"plate,valid_from\nAB-123-CD,2026-11-01\n")
+    assert small.status_code == 200 and small.json()["imported"] == 1
+
+
+def test_import_decodes_windows_csv_and_refuses_undecodable_bytes(client, headers, site_id):
+    h = headers("parking")
+    park = _park(client, h, site_id)
+    windows = "plate;valid_from;reference\nAB-123-CD;01/11/2026;Réf-é\n".encode("cp1252")
+    decoded = _import(client, h, park["id"], windows)
+    assert decoded.status_code == 200 and decoded.json()["imported"] == 1
+    # 0x81 is not UTF-8 (a lone continuation byte) and has no character in Windows-1252.
+    undecodable = _import(client, h, park["id"], b"plate,valid_from\nAB-123-CD,2026-11-01\x81\n")
+    assert undecodable.status_code == 422
+    assert "0x81" in undecodable.json()["detail"] and "UTF-8" in undecodable.json()["detail"]
 
 
 def test_occupancy_needs_no_purpose_and_purge_runs(client, headers, site_id):

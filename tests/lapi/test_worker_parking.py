@@ -18,7 +18,7 @@ from vigie.pipelines.lapi.worker import LapiPipeline
 from vigie.services.lapi_plates import hash_plate
 from vigie.services.schemas import SiteCreate
 from vigie.settings import Settings
-from vigie.store.db import make_sessionmaker
+from vigie.store.db import make_sessionmaker, session_scope
 from vigie.store.models import CarPark, ParkingSession, ParkingStatus, PlateRead
 from vigie.vision.frame import Frame
 
@@ -137,6 +137,39 @@ def test_frame_mode_takes_each_image_as_one_vehicle(engine):
         texts = [r.plate_text for r in session.scalars(select(PlateRead))]
         assert texts == ["AB-123-CD", "AB-123-CD"]  # the background plate of frame 0 is not a passage
         assert len(session.scalars(select(ParkingSession)).all()) == 1
+
+
+def test_a_car_park_created_in_a_rolled_back_batch_is_not_cached(engine):
+    """The writer rolls a failed batch back (runner `_apply`): the car park it created must be made again."""
+    config = site_config(passage_mode="frame")
+    factory = make_sessionmaker(engine)
+    with factory() as session:
+        contexts = sync_site(session, config)
+        session.commit()
+    script = {1: [observation("AB123CD", (10, 10, 90, 30))], 2: [observation("EF456GH", (10, 10, 90, 30))]}
+    pipeline = LapiPipeline(config.lapi, ScriptedReader(script), secret=SECRET, camera_slugs=["in", "out"])
+    in_camera = contexts["in"]
+
+    def failing(session) -> None:
+        raise RuntimeError("forced failure after the car park was created")
+
+    # Frame 0's car-park sync creates the car park, then the batch fails and is rolled back.
+    with pytest.raises(RuntimeError, match="forced"), session_scope(factory) as session:
+        for write in [*pipeline.process(in_camera, Frame(IMAGE, "in", T0, sequence=0)), failing]:
+            write(session)
+    with factory() as session:
+        assert session.scalars(select(CarPark)).all() == []
+
+    # The next batches, passages, create the car park again rather than reuse the rolled-back id.
+    for seq in (1, 2):
+        with session_scope(factory) as session:
+            frame = Frame(IMAGE, "in", T0 + timedelta(seconds=seq), sequence=seq)
+            for write in pipeline.process(in_camera, frame):
+                write(session)
+    with factory() as session:
+        park = session.scalars(select(CarPark)).one()
+        reads = session.scalars(select(PlateRead)).all()
+    assert [r.car_park_id for r in reads] == [park.id, park.id]
 
 
 def test_cameras_in_the_lapi_section_must_exist_and_have_one_role():
