@@ -80,7 +80,10 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # FastAPI's body is {"detail": [{"loc": [...], "msg": ..., "type": ...}]}; keep it, add the stable code.
-    return JSONResponse(error_body("validation_error", jsonable_encoder(exc.errors())), status_code=422)
+    # The submitted values ("input", and "ctx" which can quote them) are not echoed: a request can carry
+    # a plate, a token or a whole body, and error responses end up in logs and proxies.
+    errors = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()]
+    return JSONResponse(error_body("validation_error", jsonable_encoder(errors)), status_code=422)
 
 
 async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:

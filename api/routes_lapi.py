@@ -11,15 +11,12 @@ plate-related messages show plates masked (`lapi_plates.mask_plate`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -45,24 +42,7 @@ from vigie.services.tokens import Principal, Role
 from vigie.store.models import ParkingSession, ParkingStatus, PlateRead
 from vigie.store.types import utcnow
 
-
-class _NoInputEchoRoute(APIRoute):
-    """A route whose 422 lists the failing fields and why, without the submitted values (plates)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def without_input(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()]
-                raise RequestValidationError(errors) from None
-
-        return without_input
-
-
-router = APIRouter(tags=["lapi"], route_class=_NoInputEchoRoute)
+router = APIRouter(tags=["lapi"])
 pages = APIRouter(include_in_schema=False)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

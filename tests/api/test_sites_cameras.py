@@ -110,6 +110,9 @@ def test_invalid_fields_are_422_naming_the_field(
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
     assert [item["loc"][-1] for item in response.json()["detail"]] == [field]
+    # The submitted values are not echoed back (they can be plates, tokens, whole bodies).
+    assert all("input" not in item for item in response.json()["detail"])
+    assert "cap Sicié" not in response.text
     assert client.get("/api/v1/sites", headers=admin).json() == []
 
 
