@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -48,6 +50,39 @@ OPENAPI_TAGS = [
     {"name": "lapi", "description": "Plate reads, car-park sessions, subscribers (GDPR-audited)."},
     {"name": "shoreline", "description": "Shoreline stations, citizen photo intake, shorelines, reports."},
 ]
+
+
+DOCS_STATIC = "/static/api-docs"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts served by the app, so they work without internet
+    (the assets ship in the `fastapi-offline` wheel)."""
+    import fastapi_offline
+
+    app.mount(
+        DOCS_STATIC, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), "api-docs"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Vigie — API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Vigie — API",
+            redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def load_settings() -> Settings:
@@ -103,9 +138,12 @@ def create_app(
         summary="Computer-vision analytics for local authorities.",
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: FastAPI's default pages load them from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_offline_docs(app)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(routes_sites.router)

@@ -65,8 +65,8 @@ class UploadRateLimiter:
             if len(hits) >= self.limit:
                 return False
             hits.append(now)
-            if len(self._hits) > 10_000:  # bounded: forget idle clients
-                self._hits = {k: v for k, v in self._hits.items() if v}
+            if len(self._hits) > 10_000:  # bounded: forget clients idle for a whole window
+                self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] <= self.window_s}
             return True
 
 
@@ -168,10 +168,18 @@ async def import_water_levels(
 # --- photos -------------------------------------------------------------------------------------------
 
 
-def _process_in_background(engine: Engine, media_dir: Path) -> None:
+def _station_cache(request: Request, media_dir: Path) -> shoreline_photos.StationCache:
+    """One cache per app: a station's reference features are prepared once, not on every upload."""
+    cache = getattr(request.app.state, "shoreline_station_cache", None)
+    if cache is None:
+        cache = request.app.state.shoreline_station_cache = shoreline_photos.StationCache(media_dir=media_dir)
+    return cache
+
+
+def _process_in_background(engine: Engine, cache: shoreline_photos.StationCache) -> None:
     from vigie.pipelines.shoreline.worker import process_pending
 
-    process_pending(engine=engine, cache=shoreline_photos.StationCache(media_dir=media_dir))
+    process_pending(engine=engine, cache=cache)
 
 
 def _photo_read(photo: ShorelinePhoto, slug: str) -> PhotoRead:
@@ -203,7 +211,7 @@ def _photo_read(photo: ShorelinePhoto, slug: str) -> PhotoRead:
         429: {"description": "too many uploads"},
     },
 )
-async def upload_photo(
+def upload_photo(
     slug: str,
     request: Request,
     session: SessionDep,
@@ -217,7 +225,8 @@ async def upload_photo(
     client = request.client.host if request.client else "unknown"
     if not _limiter(request).allow(client):
         return _refusal("rate_limited", "too many photos from this address; try again in a few minutes", 429)
-    data = await photo.read(MAX_UPLOAD_BYTES + 1)
+    # A plain `def` route: reading, decoding and the database run in the threadpool, not the event loop.
+    data = photo.file.read(MAX_UPLOAD_BYTES + 1)
     try:
         row = shoreline_photos.ingest_photo(
             session,
@@ -234,7 +243,8 @@ async def upload_photo(
         return _refusal("duplicate", str(exc), 409)
     session.commit()
     if process:
-        background.add_task(_process_in_background, request.app.state.engine, _media(settings))
+        cache = _station_cache(request, _media(settings))
+        background.add_task(_process_in_background, request.app.state.engine, cache)
     return _photo_read(row, slug)
 
 
