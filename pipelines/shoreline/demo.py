@@ -108,7 +108,14 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
         )
     lines = [
         f"shoreline: Manly snap of {taken:%Y-%m-%d %H:%M} UTC at water level {level:.2f} m → photo "
-        f"{photo_id} {status}" + (f" ({reason})" if reason else f", camera RMS {rms:.1f} px")
+        f"{photo_id} {status}"
+        + (f" ({reason})" if reason else f", GCP RMS {rms:.1f} px")
+        + (
+            ""
+            if reason
+            else " (this snap is the station's reference photo: its GCP pixels come from the "
+            "station's solved camera, so a near-zero RMS is expected, not a measurement)"
+        )
     ]
     if points:
         lines.append("shoreline: stored 1 georeferenced shoreline (EPSG:28356 → WGS84)")

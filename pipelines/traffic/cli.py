@@ -45,7 +45,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from vigie.errors import ConfigError, InvalidInputError
+    from vigie.errors import ConfigError, InvalidInputError, NotFoundError
     from vigie.pipelines.traffic.bins import parse_bin
     from vigie.pipelines.traffic.config import TrafficCameraConfig, TrafficPipelineConfig
     from vigie.pipelines.traffic.offline import count_video, parse_line_arg, utc_start, write_counts_csv
@@ -53,7 +53,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     from vigie.vision.detector import DarknetDetectorConfig, UltralyticsDetectorConfig
 
     if not args.video.is_file():
-        raise InvalidInputError(f"video {args.video}: no such file")
+        raise NotFoundError(f"video {args.video}: no such file")
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -89,6 +89,14 @@ def test_missing_model_exits_4_with_the_fetch_command(tmp_path: Path, monkeypatc
     assert "vigie weights fetch coco-yolov4-tiny" in capsys.readouterr().err
 
 
+def test_one_shot_commands_exit_3_for_a_missing_input(tmp_path: Path, capsys) -> None:
+    missing = str(tmp_path / "missing.avi")
+    assert main(["count", missing, "--line", "0,0,10,10", "--out", str(tmp_path / "c.csv")]) == 3
+    assert main(["plates", missing, "--out", str(tmp_path / "r.csv")]) == 3
+    assert main(["smoke", missing]) == 3
+    assert capsys.readouterr().err.count("missing.avi") == 3
+
+
 def test_weights_verify_reports_missing_files(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("VIGIE_WEIGHTS_DIR", str(tmp_path / "empty-cache"))
     get_settings.cache_clear()

@@ -649,13 +649,8 @@ async function setDangerLevel(level) {
 }
 
 async function loadTileTemplate() {
+  // Injected by the page route from the server's VIGIE_TILE_URL setting (none: the offline SVG map).
   state.tileTemplate = window.VIGIE_TILE_URL || null;
-  try {
-    const config = await api("/fire/config");
-    if (config && "tile_url" in config) state.tileTemplate = config.tile_url || null;
-  } catch {
-    // no config route: keep the value the page was rendered with
-  }
 }
 
 // --- start -------------------------------------------------------------------------------------------
