@@ -152,7 +152,7 @@ def ingest_alert(
         # One file per draft: the merge keeps the most confident draft's frame and box together, so a
         # later, weaker draft must not overwrite the kept image.
         frame_path = f"{FRAMES_FOLDER}/{body.public_id}-{uuid.uuid4().hex[:12]}.jpg"
-        _write_atomically(settings.data_dir / frame_path, frame)
+        fire_alerts.write_frame(settings.data_dir / frame_path, frame)
     alert, created = fire_alerts.upsert_alert(
         session, alert=body.to_draft(frame_path=frame_path), actor=principal.name
     )
@@ -164,13 +164,6 @@ def ingest_alert(
         _notifier(request).notify(alert_payload(out.model_dump(mode="json")))
         response.status_code = status.HTTP_201_CREATED
     return out
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # readers never see half a JPEG
 
 
 @router.get("/alerts/stream", summary="Server-Sent Events: `alert` on every change, `health` of cameras")

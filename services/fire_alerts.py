@@ -18,7 +18,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shapely.geometry import Point, Polygon
@@ -183,6 +183,14 @@ def _json_safe(bearing: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def write_frame(path: Path, jpeg: bytes) -> None:
+    """Store an alert frame atomically: the console and the exports never read half a JPEG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(jpeg)
+    tmp.replace(path)
 
 
 def _seen_at(bearing: dict[str, Any]) -> datetime:

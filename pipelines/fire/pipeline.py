@@ -296,7 +296,7 @@ class FirePipeline:
         return write
 
     def _alert_write(self, event: Event, meta: dict[str, Any]) -> Write:
-        from vigie.services.fire_alerts import AlertDraft, upsert_alert
+        from vigie.services.fire_alerts import AlertDraft, upsert_alert, write_frame
 
         loc = event.localisation
         range_m = self.config.localisation.max_range_m
@@ -338,11 +338,7 @@ class FirePipeline:
 
         def write(session: Session) -> None:
             if best is not None and frame_rel is not None and data_dir is not None and not best.saved:
-                path = data_dir / frame_rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(best.jpeg)
-                tmp.replace(path)  # atomic: the console never reads half a JPEG
+                write_frame(data_dir / frame_rel, best.jpeg)
                 best.saved = True
             alert, created = upsert_alert(session, alert=draft)
             row_ids = sorted({i for h in hits for i in h.row_ids})
