@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -11,7 +10,6 @@ from pathlib import Path
 
 from vigie import __version__
 from vigie.errors import (
-    ConfigError,
     InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
@@ -28,8 +26,6 @@ from vigie.pipelines.traffic.cli import add_commands as add_traffic
 from vigie.pipelines.traffic.export_cli import add_export_commands as add_traffic_exports
 from vigie.settings import Settings, get_settings
 
-log = logging.getLogger("vigie.cli")
-
 # Each adds its subcommands to the `vigie` parser; they import their heavy modules only when run.
 PIPELINE_COMMANDS = (
     add_fire,
@@ -42,8 +38,7 @@ PIPELINE_COMMANDS = (
 
 # Exit codes: scripts and systemd units can tell a bad input from a missing model from a crash.
 EXIT_CODES: list[tuple[type[VigieError], int]] = [
-    (ConfigError, 2),
-    (InvalidInputError, 2),
+    (InvalidInputError, 2),  # ConfigError included
     (NotFoundError, 3),
     (ModelUnavailableError, 4),
     (SourceError, 5),
@@ -52,10 +47,7 @@ EXIT_CODES: list[tuple[type[VigieError], int]] = [
 
 
 def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigError(f"invalid VIGIE_* environment settings: {exc}") from exc
+    return get_settings()  # ConfigError when the VIGIE_* environment is invalid
 
 
 # --- serve / db -------------------------------------------------------------------------------------

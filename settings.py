@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vigie.errors import ConfigError
 
 DEFAULT_SECRET = "vigie-development-secret-change-me"
 # Real sample data beside a development checkout (the project's shared datasets), used by `vigie demo`.
@@ -77,6 +79,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'vigie.db').as_posix()}"
 
 
+def load_settings() -> Settings:
+    """Settings from the environment; a refused value (default secret in production...) is a ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid VIGIE_* settings: {problems}") from exc
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, read once (ConfigError when the environment is invalid)."""
+    return load_settings()

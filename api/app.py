@@ -14,7 +14,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from vigie import __version__
@@ -31,8 +30,7 @@ from vigie.api import (
 )
 from vigie.api.auth import ensure_bootstrap_admin
 from vigie.api.errors import install_error_handlers
-from vigie.errors import ConfigError
-from vigie.settings import Settings
+from vigie.settings import Settings, load_settings
 from vigie.store.db import make_engine, make_sessionmaker, upgrade
 
 logger = logging.getLogger(__name__)
@@ -83,17 +81,6 @@ def install_offline_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
             with_google_fonts=False,
         )
-
-
-def load_settings() -> Settings:
-    """Settings from the environment; a refused value (default secret in production...) is a ConfigError."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid VIGIE_* settings: {problems}") from exc
 
 
 def create_app(

@@ -30,16 +30,12 @@ def add_export_commands(group: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def cmd_export_training_data(args: argparse.Namespace) -> int:
-    from vigie.errors import ConfigError
     from vigie.services.fire_export import export_training_data, parse_statuses
     from vigie.settings import get_settings
     from vigie.store.db import make_engine, session_scope
 
     statuses = parse_statuses(args.status)
-    try:
-        settings = get_settings()
-    except ValueError as exc:  # pydantic's ValidationError
-        raise ConfigError(f"invalid VIGIE_* environment settings: {exc}") from exc
+    settings = get_settings()
     engine = make_engine(args.database_url or settings.resolved_database_url)
     try:
         with session_scope(engine) as session:

@@ -22,12 +22,7 @@ from vigie.errors import InvalidInputError, NotFoundError
 def _settings() -> Settings:
     from vigie.settings import get_settings
 
-    try:
-        return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError
-        from vigie.errors import ConfigError
-
-        raise ConfigError(f"invalid VIGIE_* environment settings: {exc}") from exc
+    return get_settings()
 
 
 def _engine(args: argparse.Namespace) -> tuple[Settings, Engine]:
