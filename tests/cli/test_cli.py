@@ -137,3 +137,11 @@ def test_demo_is_refused_in_production(monkeypatch, capsys) -> None:
     get_settings.cache_clear()
     assert main(["demo", "--no-serve"]) == 2
     assert "production" in capsys.readouterr().err
+
+
+def test_an_invalid_environment_exits_2_naming_the_setting(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("VIGIE_ENV", "production")
+    monkeypatch.delenv("VIGIE_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    assert main(["db", "current"]) == 2
+    assert "VIGIE_SECRET_KEY" in capsys.readouterr().err
