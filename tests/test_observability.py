@@ -12,11 +12,16 @@ from vigie.observability import configure_logging
 
 @pytest.fixture
 def restore_logging():
-    root = logging.getLogger()
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
     handlers, level = root.handlers[:], root.level
+    access_state = (access.level, access.propagate, access.filters[:])
+    # An earlier uvicorn in this process (log_level="warning") may have raised the access logger's level.
+    access.setLevel(logging.INFO)
+    access.propagate = True
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    access.level, access.propagate, access.filters[:] = access_state
 
 
 def test_access_lines_lose_their_query_string(restore_logging, capsys) -> None:
@@ -33,6 +38,7 @@ def test_access_lines_lose_their_query_string(restore_logging, capsys) -> None:
 
 
 def test_configuring_twice_adds_one_filter(restore_logging) -> None:
+    access = logging.getLogger("uvicorn.access")
     configure_logging()
     configure_logging()
-    assert len(logging.getLogger("uvicorn.access").filters) == 1
+    assert sum(type(f).__name__ == "DropQueryStrings" for f in access.filters) == 1
