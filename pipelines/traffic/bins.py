@@ -297,18 +297,27 @@ class CameraBins:
         return write
 
 
+def stored_period_rows(
+    session: Session, model: Any, camera_id: int, period_start: datetime, first_frame: datetime
+) -> tuple[Sequence[Any], bool]:
+    """The rows of `model` (count, zone or OD bins) stored for a camera's period, and whether this run
+    continues them (True) or re-processes the period and replaces them (see the module docstring)."""
+    stored = session.scalars(
+        select(model).where(model.camera_id == camera_id, model.period_start == period_start)
+    ).all()
+    until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
+    return stored, continues_stored(until, first_frame)
+
+
 def _load_baseline(
     session: Session, baseline: _Baseline, camera_id: int, period_start: datetime, first_frame: datetime
 ) -> None:
     """Stored counts of the period that this run continues (see the module docstring)."""
     baseline.loaded = True
-    stored = session.scalars(
-        select(CountBin).where(CountBin.camera_id == camera_id, CountBin.period_start == period_start)
-    ).all()
+    stored, continued = stored_period_rows(session, CountBin, camera_id, period_start, first_frame)
     if not stored:
         return
-    until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
-    if not continues_stored(until, first_frame):
+    if not continued:
         log.info(
             "camera %d: re-processing the bin at %s; replacing its stored counts", camera_id, period_start
         )

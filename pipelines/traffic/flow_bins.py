@@ -25,11 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigie.pipelines.base import Write
-from vigie.pipelines.traffic.bins import CameraBins, _Period, continues_stored
+from vigie.pipelines.traffic.bins import CameraBins, _Period, stored_period_rows
 from vigie.store.models import ODBin, ZoneBin
 from vigie.store.upsert import upsert
 
@@ -226,11 +225,8 @@ def _load_zone_baseline(
     session: Session, baseline: _ZoneBaseline, camera_id: int, period_start: datetime, first_frame: datetime
 ) -> None:
     baseline.loaded = True
-    stored = session.scalars(
-        select(ZoneBin).where(ZoneBin.camera_id == camera_id, ZoneBin.period_start == period_start)
-    ).all()
-    until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
-    if not continues_stored(until, first_frame):
+    stored, continued = stored_period_rows(session, ZoneBin, camera_id, period_start, first_frame)
+    if not continued:
         return  # nothing stored, or this run re-processes the period: replace it
     baseline.observed_s = max(r.observed_s or 0.0 for r in stored)
     for r in stored:
@@ -321,11 +317,8 @@ def _load_od_baseline(
     session: Session, baseline: _ODBaseline, camera_id: int, period_start: datetime, first_frame: datetime
 ) -> None:
     baseline.loaded = True
-    stored = session.scalars(
-        select(ODBin).where(ODBin.camera_id == camera_id, ODBin.period_start == period_start)
-    ).all()
-    until = max((r.observed_until for r in stored if r.observed_until is not None), default=None)
-    if not continues_stored(until, first_frame):
+    stored, continued = stored_period_rows(session, ODBin, camera_id, period_start, first_frame)
+    if not continued:
         return
     baseline.observed_s = max(r.observed_s or 0.0 for r in stored)
     baseline.counts = {(r.origin, r.destination, r.class_name): r.count for r in stored}
