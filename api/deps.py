@@ -21,7 +21,7 @@ from vigie.services.tokens import Principal, Role, authenticate
 from vigie.settings import Settings
 
 # auto_error=False: we raise our own 401 with the standard body; the scheme still appears in OpenAPI.
-_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`")
+BEARER = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -43,17 +43,33 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def principal_from_token(
+    session: Session, settings: Settings, token: str | None, *, missing: str
+) -> Principal:
+    """The owner of `token`; 401 (via AuthenticationError, with `missing` when there is no token)."""
+    if not token:
+        raise AuthenticationError(missing)
+    principal = authenticate(session, token=token, secret=settings.secret_key)
+    session.commit()  # keeps last_used_at; nothing else is pending this early in the request
+    return principal
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials is not None and credentials.credentials else None
+
+
 def get_principal(
     session: SessionDep,
     settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
     """The authenticated caller; 401 (via AuthenticationError) without a valid bearer token."""
-    if credentials is None or not credentials.credentials:
-        raise AuthenticationError("missing bearer token: send `Authorization: Bearer <token>`")
-    principal = authenticate(session, token=credentials.credentials, secret=settings.secret_key)
-    session.commit()  # keeps last_used_at; nothing else is pending this early in the request
-    return principal
+    return principal_from_token(
+        session,
+        settings,
+        bearer_token(credentials),
+        missing="missing bearer token: send `Authorization: Bearer <token>`",
+    )
 
 
 def require_roles(*roles: Role | str) -> Any:
@@ -77,12 +93,15 @@ AdminRole = Annotated[Principal, require_roles(Role.ADMIN)]
 WorkerRole = Annotated[Principal, require_roles(Role.WORKER)]
 
 __all__: list[str] = [
+    "BEARER",
     "AdminRole",
     "AnyRole",
     "SessionDep",
     "SettingsDep",
     "WorkerRole",
+    "bearer_token",
     "get_principal",
     "get_session",
+    "principal_from_token",
     "require_roles",
 ]

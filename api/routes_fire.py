@@ -22,12 +22,20 @@ from typing import Annotated, Literal
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.api.deps import SessionDep, SettingsDep, WorkerRole, require_roles
-from vigie.errors import AuthenticationError, NotFoundError
+from vigie.api.deps import (
+    BEARER,
+    SessionDep,
+    SettingsDep,
+    WorkerRole,
+    bearer_token,
+    principal_from_token,
+    require_roles,
+)
+from vigie.errors import NotFoundError
 from vigie.services import fire_alerts
 from vigie.services.fire_cap import alert_to_cap
 from vigie.services.fire_geojson import feature_collection
@@ -47,7 +55,7 @@ from vigie.services.fire_views import (
     fire_cameras,
     frame_file,
 )
-from vigie.services.tokens import Principal, Role, authenticate
+from vigie.services.tokens import Principal, Role
 from vigie.settings import Settings
 from vigie.store.models import Alert
 
@@ -65,20 +73,19 @@ STREAM_HEALTH_S = 5.0  # how often it sends the camera list
 STREAM_HEARTBEAT_S = 15.0  # `heartbeat` event on an idle stream (keeps proxies and the page informed)
 STREAM_OVERLAP = timedelta(seconds=5)  # re-read window: commits landing late, small clock skew between hosts
 
-_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`")
-
 
 def operator_header_or_query(
     session: SessionDep,
     settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     token: Annotated[str | None, Query(description="API token, for clients that cannot send headers")] = None,
 ) -> Principal:
-    clear = credentials.credentials if credentials is not None and credentials.credentials else token
-    if not clear:
-        raise AuthenticationError("missing token: send `Authorization: Bearer <token>` or `?token=<token>`")
-    principal = authenticate(session, token=clear, secret=settings.secret_key)
-    session.commit()
+    principal = principal_from_token(
+        session,
+        settings,
+        bearer_token(credentials) or token,
+        missing="missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
+    )
     return principal.require(Role.OPERATOR)
 
 
