@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigie.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
 from vigie.store.models import ApiToken
+from vigie.store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +82,8 @@ def generate_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes even for timezone-aware columns; they were written in UTC.
+    # A caller's naive expiry is taken as UTC (stored columns are always aware: UTCDateTime).
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -106,7 +103,7 @@ def create_token(
     expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Store a new token and return it with its clear value, which is not kept anywhere."""
-    if expires_at is not None and _as_utc(expires_at) <= _now():
+    if expires_at is not None and _as_utc(expires_at) <= utcnow():
         raise InvalidInputError(f"expires_at: expected a future time, got {expires_at.isoformat()}")
     clear = generate_token()
     row = _store_token(session, name=name, roles=roles, token=clear, secret=secret, expires_at=expires_at)
@@ -126,7 +123,7 @@ def _store_token(
         name=_check_name(name),
         token_hash=hash_token(token, secret),
         roles=[role.value for role in parse_roles(roles)],
-        created_at=_now(),
+        created_at=utcnow(),
         expires_at=expires_at,
     )
     session.add(row)
@@ -155,10 +152,10 @@ def authenticate(session: Session, *, token: str, secret: str | SecretStr) -> Pr
         raise AuthenticationError("unknown API token")
     if row.revoked_at is not None:
         raise AuthenticationError(f"API token {row.name!r} was revoked")
-    now = _now()
-    if row.expires_at is not None and _as_utc(row.expires_at) <= now:
-        raise AuthenticationError(f"API token {row.name!r} expired at {_as_utc(row.expires_at).isoformat()}")
-    if row.last_used_at is None or now - _as_utc(row.last_used_at) >= LAST_USED_RESOLUTION:
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthenticationError(f"API token {row.name!r} expired at {row.expires_at.isoformat()}")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.flush()
     known = {role.value for role in Role}
@@ -182,6 +179,6 @@ def revoke_token(session: Session, *, token_id: int) -> ApiToken:
     if row is None:
         raise NotFoundError(f"API token {token_id} does not exist")
     if row.revoked_at is None:
-        row.revoked_at = _now()
+        row.revoked_at = utcnow()
         session.flush()
     return row
