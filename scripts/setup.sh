@@ -26,11 +26,21 @@ if [[ "${VIGIE_SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
+# torch's CUDA wheels (the only Linux builds on PyPI) take ~6 GB in the venv: say so before pip runs out.
+if [[ ! -x .venv/bin/torchrun ]]; then
+  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+  if (( free_kb < 8 * 1024 * 1024 )); then
+    echo "setup: only $((free_kb / 1024)) MiB free on $(df -P . | awk 'NR==2 {print $6}'):" \
+      "the Python environment needs about 8 GiB (torch and its CUDA libraries)" >&2
+    exit 1
+  fi
+fi
+
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch and torchvision first, pinned exactly as in pyproject.toml, so the resolver never picks others.
-.venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q --no-cache-dir torch==2.14.1 torchvision==0.29.1
+.venv/bin/python -m pip install -q --no-cache-dir -e ".[test]"
 
 # Model files from the package registries (pinned versions, sha256-checked). URL-only models (e.g. for
 # users with internet access) are reported and skipped when unreachable.
