@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -89,6 +90,7 @@ class CameraState(enum.StrEnum):
     DEGRADED = "degraded"
     DOWN = "down"
     DISABLED = "disabled"
+    ENDED = "ended"  # a finite source (file, image folder) delivered its last frame: finished, not broken
 
 
 class WorkerStatus(enum.StrEnum):
@@ -376,6 +378,15 @@ class FireDangerLevel(Base):
 
     __table_args__ = (
         UniqueConstraint("site_id", "day"),
+        # NULL site ids never collide in the constraint above: this partial index allows one all-sites
+        # (site_id NULL) level per day.
+        Index(
+            "uq_fire_danger_levels_day_all_sites",
+            "day",
+            unique=True,
+            sqlite_where=text("site_id IS NULL"),
+            postgresql_where=text("site_id IS NULL"),
+        ),
         CheckConstraint("level >= 1 AND level <= 5", name="level_range"),
     )
 
@@ -710,6 +721,25 @@ class ShorelineWaterLevel(Base):
     source: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("station_id", "at"),)
+
+
+class RateLimitHit(Base):
+    """One attempt counted by a rate limit shared by every API process (services/rate_limits).
+
+    `scope` names the limit (`shoreline-upload`); `key` is an HMAC of the client address, never the
+    address itself. Rows older than the limit's window are pruned as the limit is used."""
+
+    __tablename__ = "rate_limit_hits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_rate_limit_hits_scope_key_at", "scope", "key", "at"),  # the count in the window
+        Index("ix_rate_limit_hits_scope_at", "scope", "at"),  # pruning
+    )
 
 
 # --- access and audit ---------------------------------------------------------------------------------
