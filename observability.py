@@ -52,8 +52,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class DropQueryStrings(logging.Filter):
-    """Removes query strings from uvicorn's access lines: they can carry a token (`?token=` for the event
-    stream, which browsers cannot authenticate otherwise) or personal data, and logs are kept for long."""
+    """Removes query strings from uvicorn's access lines: they can carry a credential (the fire stream's
+    `?ticket=`, as EventSource cannot send headers) or personal data, and logs are kept for long."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         # uvicorn.access records: (client address, method, path with query, HTTP version, status code).

@@ -3,15 +3,23 @@
 Alerts and their life cycle, CAP 1.2 and GeoJSON exports, the stored frames, lookout cameras with their
 health, the daily fire-danger level, ingestion by remote workers, and a Server-Sent Events stream that
 the console listens to. Every route needs role `operator` (admin passes), except ingestion (`worker`).
-The stream and the frames also accept the token as `?token=` since EventSource and <img> cannot send
-headers (such URLs end up in proxy logs: serve the API over HTTPS and rotate operator tokens).
+Every route takes the token as `Authorization: Bearer`, never in the URL, with one exception: EventSource
+cannot send headers, so the stream is opened with a ticket (`POST /alerts/stream-ticket`, then
+`GET /alerts/stream?ticket=`): signed with the secret key, bound to the caller's token, valid
+`STREAM_TICKET_TTL` for one opening of the stream only, and worthless elsewhere. A ticket that ends up in
+a proxy log is spent or expired; the stream itself ends when its token is revoked or expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,20 +30,13 @@ from typing import Annotated, Literal
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security import APIKeyQuery
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.api.deps import (
-    BEARER,
-    SessionDep,
-    SettingsDep,
-    WorkerRole,
-    bearer_token,
-    principal_from_token,
-    require_roles,
-)
-from vigie.errors import NotFoundError
+from vigie.api.deps import SessionDep, SettingsDep, WorkerRole, principal_from_token_id, require_roles
+from vigie.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from vigie.services import fire_alerts
 from vigie.services.fire_cap import alert_to_cap
 from vigie.services.fire_geojson import feature_collection
@@ -71,32 +72,37 @@ FRAMES_FOLDER = "alerts"  # under data_dir, as the fire pipeline stores them
 STREAM_POLL_S = 0.5  # how often the stream looks for changed alerts in the database
 STREAM_HEALTH_S = 5.0  # how often it sends the camera list
 STREAM_HEARTBEAT_S = 15.0  # `heartbeat` event on an idle stream (keeps proxies and the page informed)
+STREAM_AUTH_CHECK_S = 15.0  # how often an open stream checks that its token is still valid
 STREAM_OVERLAP = timedelta(seconds=5)  # re-read window: commits landing late, small clock skew between hosts
+STREAM_TICKET_TTL = timedelta(seconds=60)  # how long a ticket may wait before it opens the stream
+STREAM_TICKET_PURPOSE = "fire-alert-stream"
+# The ticket as an OpenAPI security scheme of the stream (auto_error=False: our 401 says what to do).
+STREAM_TICKET = APIKeyQuery(
+    name="ticket",
+    scheme_name="StreamTicket",
+    description="From POST /api/v1/alerts/stream-ticket: opens the alert stream once, within 60 s",
+    auto_error=False,
+)
 
 
-def operator_header_or_query(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-    token: Annotated[str | None, Query(description="API token, for clients that cannot send headers")] = None,
-) -> Principal:
-    principal = principal_from_token(
-        session,
-        settings,
-        bearer_token(credentials) or token,
-        missing="missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
-    )
-    return principal.require(Role.OPERATOR)
+def fire_settings(request: Request) -> FireServiceSettings:
+    """The VIGIE_FIRE_* settings, read from the environment once per app (on first use) and kept on
+    `app.state.fire_settings`, where a test or an embedding process may also put its own."""
+    fire = getattr(request.app.state, "fire_settings", None)
+    if fire is None:
+        fire = FireServiceSettings()
+        request.app.state.fire_settings = fire
+    return fire
 
 
-OperatorAnyWay = Annotated[Principal, Depends(operator_header_or_query)]
+FireSettingsDep = Annotated[FireServiceSettings, Depends(fire_settings)]
 
 
 def _notifier(request: Request) -> WebhookNotifier:
     """The app's webhook notifier for ingested alerts, built on first use from VIGIE_FIRE_* settings."""
     notifier = getattr(request.app.state, "fire_notifier", None)
     if notifier is None:
-        fire = FireServiceSettings()
+        fire = fire_settings(request)
         notifier = WebhookNotifier(
             fire.webhook_urls, timeout_s=fire.webhook_timeout_s, retries=fire.webhook_retries
         )
@@ -160,10 +166,19 @@ def ingest_alert(
         # later, weaker draft must not overwrite the kept image.
         frame_path = f"{FRAMES_FOLDER}/{body.public_id}-{uuid.uuid4().hex[:12]}.jpg"
         fire_alerts.write_frame(settings.data_dir / frame_path, frame)
-    alert, created = fire_alerts.upsert_alert(
-        session, alert=body.to_draft(frame_path=frame_path), actor=principal.name
-    )
-    session.commit()
+    try:
+        # data_dir: a frame this draft replaces is deleted once the commit has succeeded.
+        alert, created = fire_alerts.upsert_alert(
+            session,
+            alert=body.to_draft(frame_path=frame_path),
+            actor=principal.name,
+            data_dir=settings.data_dir,
+        )
+        session.commit()
+    except Exception:
+        if frame_path is not None:  # no row points to it
+            (settings.data_dir / frame_path).unlink(missing_ok=True)
+        raise
     if frame_path is not None and alert.frame_path != frame_path:
         (settings.data_dir / frame_path).unlink(missing_ok=True)  # not adopted by the merge
     out = alert_out(session, alert, data_dir=settings.data_dir)
@@ -173,13 +188,113 @@ def ingest_alert(
     return out
 
 
-@router.get("/alerts/stream", summary="Server-Sent Events: `alert` on every change, `health` of cameras")
+# --- live stream --------------------------------------------------------------------------------------
+
+
+class StreamTicketOut(BaseModel):
+    ticket: str
+    expires_at: datetime
+
+
+def _ticket_key(secret: SecretStr) -> bytes:
+    # A key of its own, derived from the secret key: a ticket signature is never an API token's hash.
+    return hmac.new(secret.get_secret_value().encode(), b"vigie stream ticket v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_ticket(
+    secret: SecretStr, *, token_id: int, now: datetime, purpose: str = STREAM_TICKET_PURPOSE
+) -> tuple[str, datetime]:
+    """A ticket `<payload>.<signature>` (base64url, HMAC-SHA256) for `purpose`, bound to a stored token,
+    valid until `now + STREAM_TICKET_TTL`; returns (ticket, expiry)."""
+    expires_at = now + STREAM_TICKET_TTL
+    claims = {"p": purpose, "t": token_id, "e": int(expires_at.timestamp()), "n": secrets.token_hex(8)}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = _b64(hmac.new(_ticket_key(secret), payload.encode(), hashlib.sha256).digest())
+    return f"{payload}.{signature}", datetime.fromtimestamp(claims["e"], UTC)
+
+
+def read_ticket(secret: SecretStr, ticket: str, *, now: datetime) -> tuple[int, str, datetime]:
+    """(token id, nonce, expiry) of a valid, unexpired stream ticket; AuthenticationError otherwise."""
+    payload, _, signature = ticket.partition(".")
+    expected = _b64(hmac.new(_ticket_key(secret), payload.encode(), hashlib.sha256).digest())
+    if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise AuthenticationError("stream ticket: unknown or altered (bad signature)")
+    try:
+        claims = json.loads(_unb64(payload))
+        purpose, token_id, nonce = claims["p"], int(claims["t"]), str(claims["n"])
+        expires_at = datetime.fromtimestamp(int(claims["e"]), UTC)
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:  # signed by us: only if the key leaked
+        raise AuthenticationError("stream ticket: unreadable") from exc
+    if purpose != STREAM_TICKET_PURPOSE:
+        raise AuthenticationError(f"stream ticket: made for {purpose!r}, not for the alert stream")
+    if expires_at <= now:
+        raise AuthenticationError(
+            f"stream ticket expired at {expires_at.isoformat()}: ask POST /api/v1/alerts/stream-ticket again"
+        )
+    return token_id, nonce, expires_at
+
+
+def _redeem_ticket(request: Request, settings: Settings, ticket: str | None) -> int:
+    """The token id of a valid ticket used for the first time (in this process); 401 otherwise."""
+    if not ticket:
+        raise AuthenticationError(
+            "missing stream ticket: POST /api/v1/alerts/stream-ticket with your bearer token, "
+            "then GET /api/v1/alerts/stream?ticket=<ticket>"
+        )
+    now = datetime.now(UTC)
+    token_id, nonce, expires_at = read_ticket(settings.secret_key, ticket, now=now)
+    # Spent tickets are remembered until they expire (a few per console per minute). No await between
+    # the check and the insert: the event loop makes this atomic within the process.
+    spent: dict[str, datetime] | None = getattr(request.app.state, "fire_spent_tickets", None)
+    if spent is None:
+        spent = request.app.state.fire_spent_tickets = {}
+    for old in [n for n, until in spent.items() if until <= now]:
+        del spent[old]
+    if nonce in spent:
+        raise AuthenticationError("stream ticket already used: ask POST /api/v1/alerts/stream-ticket again")
+    spent[nonce] = expires_at
+    return token_id
+
+
+def _stream_principal(factory: sessionmaker[Session], token_id: int) -> Principal:
+    """The stream's operator, read again from the database: 401 once its token is revoked or expired."""
+    with factory() as session:
+        return principal_from_token_id(session, token_id).require(Role.OPERATOR)
+
+
+@router.post(
+    "/alerts/stream-ticket",
+    summary="A ticket opening the alert stream once, within 60 s (EventSource cannot send a bearer header)",
+)
+def alerts_stream_ticket(settings: SettingsDep, principal: OperatorRole) -> StreamTicketOut:
+    if principal.token_id is None:  # pragma: no cover - every authenticated principal has a stored token
+        raise AuthenticationError("stream tickets are bound to a stored API token")
+    ticket, expires_at = sign_ticket(settings.secret_key, token_id=principal.token_id, now=datetime.now(UTC))
+    return StreamTicketOut(ticket=ticket, expires_at=expires_at)
+
+
+@router.get(
+    "/alerts/stream",
+    summary="Server-Sent Events: `alert` on every change, `health` of cameras, `revoked` when the token dies",
+)
 async def alerts_stream(
-    request: Request, settings: SettingsDep, principal: OperatorAnyWay
+    request: Request,
+    settings: SettingsDep,
+    ticket: Annotated[str | None, Depends(STREAM_TICKET)],
 ) -> StreamingResponse:
+    token_id = _redeem_ticket(request, settings, ticket)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
+    await anyio.to_thread.run_sync(_stream_principal, factory, token_id)  # revoked since the ticket: 401
     return StreamingResponse(
-        _stream_events(request, factory, settings),
+        _stream_events(request, factory, settings, token_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},  # nginx: do not buffer events
     )
@@ -216,15 +331,30 @@ def _cameras_json(factory: sessionmaker[Session]) -> str:
         return json.dumps([c.model_dump(mode="json") for c in cameras])
 
 
+async def _token_refusal(factory: sessionmaker[Session], token_id: int) -> str | None:
+    """Why the stream's token no longer opens it (revoked, expired, role gone), or None while it does."""
+    try:
+        await anyio.to_thread.run_sync(_stream_principal, factory, token_id)
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        return str(exc)
+    return None
+
+
 async def _stream_events(
-    request: Request, factory: sessionmaker[Session], settings: Settings
+    request: Request, factory: sessionmaker[Session], settings: Settings, token_id: int
 ) -> AsyncIterator[str]:
     # Polling the database (not an in-process queue) sees the writes of worker processes on any host.
+    # No `retry:` field: a ticket opens one stream, so the page reconnects by itself with a new ticket.
     watermark, sent = await anyio.to_thread.run_sync(_stream_start, factory)
-    yield "retry: 2000\n\n"  # EventSource reconnects after 2 s if the connection drops
     yield _sse("health", await anyio.to_thread.run_sync(_cameras_json, factory))
-    last_health = last_output = time.monotonic()
+    last_health = last_output = last_auth = time.monotonic()
     while not await request.is_disconnected():
+        if time.monotonic() - last_auth >= STREAM_AUTH_CHECK_S:
+            refusal = await _token_refusal(factory, token_id)
+            if refusal is not None:
+                yield _sse("revoked", json.dumps({"reason": refusal}))
+                return  # ends the response: the ticket that opened it is spent
+            last_auth = time.monotonic()
         changed = await anyio.to_thread.run_sync(
             _changed_since, factory, watermark - STREAM_OVERLAP, settings.data_dir
         )
@@ -284,7 +414,7 @@ def change_alert_status(
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def alert_frame(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorAnyWay) -> FileResponse:
+def alert_frame(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> FileResponse:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
     path = frame_file(alert, data_dir=settings.data_dir)
     if path is None:
@@ -299,9 +429,10 @@ def alert_frame(alert_id: int, session: SessionDep, settings: SettingsDep, _: Op
     response_class=Response,
     responses={200: {"content": {"application/cap+xml": {}}}},
 )
-def alert_cap(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> Response:
+def alert_cap(
+    alert_id: int, session: SessionDep, settings: SettingsDep, fire: FireSettingsDep, _: OperatorRole
+) -> Response:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
-    fire = FireServiceSettings()
     out = alert_out(session, alert, data_dir=settings.data_dir, with_events=True)
     xml = alert_to_cap(out, sender=fire.cap_sender, base_url=fire.public_base_url)
     return Response(xml, media_type="application/cap+xml")

@@ -1,7 +1,8 @@
 """Fire alerts: creation/merging by event id, the status life cycle, and the daily fire-danger level.
 
 Used by the fire pipeline's writes (in the worker's writer thread) and by the HTTP API. Keyword-only
-functions over a session: they flush, callers commit.
+functions over a session: they flush, callers commit. A frame that a merge replaces is deleted only once
+the caller's transaction commits (`upsert_alert(..., data_dir=...)`), so a rollback keeps the stored one.
 
 Life cycle (who and when recorded in `alert_events`):
 
@@ -13,6 +14,7 @@ Life cycle (who and when recorded in `alert_events`):
 
 from __future__ import annotations
 
+import logging
 import math
 import zoneinfo
 from collections.abc import Iterable, Sequence
@@ -22,13 +24,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shapely.geometry import Point, Polygon
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConflictError, InvalidInputError, NotFoundError
 from vigie.store.models import Alert, AlertEvent, AlertKind, AlertStatus, FireDangerLevel, Site
 from vigie.store.types import ensure_utc, utcnow
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_DANGER_LEVEL = 3  # "moderate": used when the watch room set nothing for the day
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -215,13 +219,19 @@ def _merge_bearings(stored: Iterable[dict[str, Any]], new: Iterable[dict[str, An
 # --- alerts -------------------------------------------------------------------------------------------
 
 
-def upsert_alert(session: Session, *, alert: AlertDraft, actor: str = SYSTEM_ACTOR) -> tuple[Alert, bool]:
+def upsert_alert(
+    session: Session, *, alert: AlertDraft, actor: str = SYSTEM_ACTOR, data_dir: Path | None = None
+) -> tuple[Alert, bool]:
     """Create the alert of `alert.public_id`, or merge the draft into it; returns (alert, created).
 
     Merging never changes the status (an operator's decision stands while the plume is still seen): it
     widens the seen period, keeps one bearing per camera (the latest), adds cameras, takes the new
     location when the draft has one, escalates smoke to fire, and keeps the frame of the highest
     confidence. Nothing is written when the draft adds nothing, so `updated_at` moves only on change.
+
+    data_dir: where frame paths live. When given, the file of a frame the merge replaces (another path)
+    is deleted after the session's transaction commits; a rollback keeps it, since the row still points
+    to it.
     """
     draft = alert
     kind, first, last = _check_draft(draft)
@@ -259,7 +269,10 @@ def upsert_alert(session: Session, *, alert: AlertDraft, actor: str = SYSTEM_ACT
                 f"alert {draft.public_id!r} was created concurrently; retry: {exc.orig}"
             ) from exc
         return row, True
+    replaced = row.frame_path
     _merge(row, draft, kind=kind, first=first, last=last, bearings=bearings)
+    if data_dir is not None and replaced is not None and row.frame_path != replaced:
+        _delete_after_commit(session, data_dir, replaced)
     session.flush()
     return row, False
 
@@ -304,6 +317,42 @@ def _merge(
         _set(row, "frame_camera_id", draft.frame_camera_id)
 
 
+# --- frames replaced by a merge ------------------------------------------------------------------------
+
+_REPLACED_FRAMES_KEY = "vigie.fire.replaced_frames"
+_FRAMES_HOOKED_KEY = "vigie.fire.replaced_frames_hooked"
+
+
+def _delete_after_commit(session: Session, data_dir: Path, frame_path: str) -> None:
+    """Unlink `data_dir / frame_path` when the session's transaction commits; forget it on rollback."""
+    root = data_dir.resolve()
+    path = (root / frame_path).resolve()
+    if not path.is_relative_to(root):  # stored rows are checked on write, but never delete outside
+        logger.warning("replaced frame %r leaves the data directory; not deleted", frame_path)
+        return
+    if not session.info.get(_FRAMES_HOOKED_KEY):
+        event.listen(session, "after_commit", _unlink_replaced)
+        event.listen(session, "after_transaction_end", _forget_replaced)
+        session.info[_FRAMES_HOOKED_KEY] = True
+    session.info.setdefault(_REPLACED_FRAMES_KEY, []).append(path)
+
+
+def _unlink_replaced(session: Session) -> None:
+    for path in session.info.pop(_REPLACED_FRAMES_KEY, []):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # the commit stands: a leftover file is only disk space
+            logger.warning("replaced frame %s not deleted: %s", path, exc)
+
+
+def _forget_replaced(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without commit (else unlinked already)
+        session.info.pop(_REPLACED_FRAMES_KEY, None)
+
+
+# --- reads and the life cycle -------------------------------------------------------------------------
+
+
 def get_alert(session: Session, *, alert_id: int) -> Alert:
     row = session.get(Alert, alert_id)
     if row is None:
@@ -345,7 +394,12 @@ def list_alerts(
 def transition(
     session: Session, *, alert_id: int, to_status: AlertStatus | str, actor: str, note: str | None = None
 ) -> Alert:
-    """Move an alert in its life cycle and record who did it; ConflictError for an illegal move."""
+    """Move an alert in its life cycle and record who did it; ConflictError for an illegal move.
+
+    The move is a conditional UPDATE (`... WHERE id = :id AND status = :current`), atomic on SQLite as on
+    PostgreSQL: when another operator moved the alert between our read and our write, no row matches
+    and the caller gets a ConflictError instead of overwriting that decision.
+    """
     try:
         target = AlertStatus(to_status)
     except ValueError as exc:
@@ -353,20 +407,33 @@ def transition(
         raise InvalidInputError(f"to_status {to_status!r}: expected one of {known}") from exc
     if not actor or not actor.strip():
         raise InvalidInputError("actor: a status change needs who made it")
-    # Lock the row (PostgreSQL) so that two operators clicking at once cannot both move it.
-    row = session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
-    if row is None:
+    # A column read goes to the database, not to a possibly stale object of this session.
+    stored = session.scalar(select(Alert.status).where(Alert.id == alert_id))
+    if stored is None:
         raise NotFoundError(f"alert {alert_id} does not exist")
-    current = AlertStatus(row.status)
+    current = AlertStatus(stored)
     if target not in LEGAL_TRANSITIONS[current]:
         allowed = ", ".join(sorted(s.value for s in LEGAL_TRANSITIONS[current])) or "none (it is closed)"
         raise ConflictError(
             f"alert {alert_id} is {current.value}: it cannot become {target.value} (allowed: {allowed})"
         )
-    row.status = target
-    row.updated_at = utcnow()
+    now = utcnow()
+    moved = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.status == current)
+        .values(status=target, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise ConflictError(
+            f"alert {alert_id} changed status while it was being moved from {current.value} to "
+            f"{target.value}: reload it and decide again"
+        )
+    row = session.get(Alert, alert_id, populate_existing=True)  # the object now shows the stored move
+    if row is None:  # pragma: no cover - updated above, in this very transaction
+        raise NotFoundError(f"alert {alert_id} does not exist")
     row.events.append(
-        AlertEvent(at=utcnow(), actor=actor.strip()[:128], from_status=current, to_status=target, note=note)
+        AlertEvent(at=now, actor=actor.strip()[:128], from_status=current, to_status=target, note=note)
     )
     session.flush()
     return row
@@ -374,9 +441,9 @@ def transition(
 
 def operator_label(alert: Alert) -> AlertStatus | None:
     """The operator's last verdict (confirmed or false_alarm), kept after the alert is closed."""
-    for event in reversed(alert.events):
-        if event.to_status in LABEL_STATUSES:
-            return AlertStatus(event.to_status)
+    for entry in reversed(alert.events):
+        if entry.to_status in LABEL_STATUSES:
+            return AlertStatus(entry.to_status)
     return None
 
 
@@ -424,7 +491,8 @@ def set_danger_level(
         raise InvalidInputError("set_by: a danger level needs who set it")
     if site_id is not None and session.get(Site, site_id) is None:
         raise NotFoundError(f"site {site_id} does not exist")
-    # NULL site ids never collide in a unique constraint, so the all-sites row is found by query.
+    # Found by query: NULL site ids never match in SQL equality. Two writers inserting the same day at
+    # once collide on UNIQUE (site_id, day), or for all sites on the partial index of migration 0006.
     query = select(FireDangerLevel).where(FireDangerLevel.day == day)
     query = query.where(
         FireDangerLevel.site_id.is_(None) if site_id is None else FireDangerLevel.site_id == site_id

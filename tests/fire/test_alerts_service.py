@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy
 from shapely.geometry import Point, Polygon
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConflictError, InvalidInputError, NotFoundError
@@ -21,33 +23,10 @@ from vigie.services.fire_alerts import (
     transition,
     upsert_alert,
 )
-from vigie.store.models import AlertEvent, AlertKind, AlertStatus, Camera, CameraRole, Site, SiteKind
+from vigie.store.db import make_sessionmaker
+from vigie.store.models import Alert, AlertEvent, AlertKind, AlertStatus, Camera, FireDangerLevel, Site
 
 T0 = datetime(2026, 7, 14, 13, 0, tzinfo=UTC)
-
-
-def make_site(session: Session) -> tuple[Site, Camera, Camera]:
-    site = Site(slug="massif", name="Massif", kind=SiteKind.FIRE, location=Point(5.4, 43.5))
-    north = Camera(
-        slug="north",
-        name="North tower",
-        role=CameraRole.LOOKOUT,
-        location=Point(5.40, 43.55),
-        heading_deg=180.0,
-        hfov_deg=60.0,
-    )
-    south = Camera(
-        slug="south",
-        name="South tower",
-        role=CameraRole.LOOKOUT,
-        location=Point(5.45, 43.45),
-        heading_deg=330.0,
-        hfov_deg=60.0,
-    )
-    site.cameras.extend([north, south])
-    session.add(site)
-    session.flush()
-    return site, north, south
 
 
 def draft(site: Site, camera: Camera, **overrides) -> AlertDraft:
@@ -81,8 +60,8 @@ def draft(site: Site, camera: Camera, **overrides) -> AlertDraft:
     return AlertDraft(**values)
 
 
-def test_create_records_the_alert_and_its_creation_event(session: Session) -> None:
-    site, north, _ = make_site(session)
+def test_create_records_the_alert_and_its_creation_event(session: Session, two_towers) -> None:
+    site, north, _ = two_towers
     alert, created = upsert_alert(session, alert=draft(site, north))
     assert created
     assert alert.status == AlertStatus.NEW
@@ -94,8 +73,8 @@ def test_create_records_the_alert_and_its_creation_event(session: Session) -> No
     assert [(e.from_status, e.to_status, e.actor) for e in events] == [(None, AlertStatus.NEW, "pipeline")]
 
 
-def test_merge_same_event_widens_period_and_adds_camera(session: Session) -> None:
-    site, north, south = make_site(session)
+def test_merge_same_event_widens_period_and_adds_camera(session: Session, two_towers) -> None:
+    site, north, south = two_towers
     first, _ = upsert_alert(session, alert=draft(site, north))
     uncertainty = Polygon([(5.41, 43.50), (5.43, 43.50), (5.43, 43.52), (5.41, 43.52)])
     second = draft(
@@ -130,8 +109,8 @@ def test_merge_same_event_widens_period_and_adds_camera(session: Session) -> Non
     assert merged.confidence == pytest.approx(0.8)
 
 
-def test_identical_draft_changes_nothing(session: Session) -> None:
-    site, north, _ = make_site(session)
+def test_identical_draft_changes_nothing(session: Session, two_towers) -> None:
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     session.commit()
     before = alert.updated_at
@@ -142,8 +121,8 @@ def test_identical_draft_changes_nothing(session: Session) -> None:
     assert alert.updated_at == before
 
 
-def test_merge_keeps_the_operators_status(session: Session) -> None:
-    site, north, _ = make_site(session)
+def test_merge_keeps_the_operators_status(session: Session, two_towers) -> None:
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     transition(session, alert_id=alert.id, to_status="false_alarm", actor="op")
     merged, created = upsert_alert(session, alert=draft(site, north, last_seen_at=T0 + timedelta(hours=1)))
@@ -171,8 +150,10 @@ def test_merge_keeps_the_operators_status(session: Session) -> None:
         ),
     ],
 )
-def test_bad_drafts_are_refused_with_the_field_named(session: Session, overrides: dict, message: str) -> None:
-    site, north, _ = make_site(session)
+def test_bad_drafts_are_refused_with_the_field_named(
+    session: Session, two_towers, overrides: dict, message: str
+) -> None:
+    site, north, _ = two_towers
     with pytest.raises(InvalidInputError, match=message):
         upsert_alert(session, alert=draft(site, north, **overrides))
 
@@ -182,8 +163,8 @@ def unknown_bearing(camera: Camera, seen_at: datetime) -> dict:
             "seen_at": seen_at}  # fmt: skip
 
 
-def test_a_bearing_without_azimuth_is_kept_with_its_reason(session: Session) -> None:
-    site, north, south = make_site(session)
+def test_a_bearing_without_azimuth_is_kept_with_its_reason(session: Session, two_towers) -> None:
+    site, north, south = two_towers
     seen = T0 + timedelta(seconds=30)
     alert, created = upsert_alert(session, alert=draft(site, south, bearings=[unknown_bearing(south, seen)]))
     assert created
@@ -214,8 +195,8 @@ LEGAL = [
 
 
 @pytest.mark.parametrize("path", LEGAL)
-def test_legal_paths_record_every_move(session: Session, path: tuple[str, ...]) -> None:
-    site, north, _ = make_site(session)
+def test_legal_paths_record_every_move(session: Session, two_towers, path: tuple[str, ...]) -> None:
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     for step in path:
         transition(session, alert_id=alert.id, to_status=step, actor="operator-1", note=f"to {step}")
@@ -239,8 +220,8 @@ def test_legal_paths_record_every_move(session: Session, path: tuple[str, ...]) 
         (("confirmed",), "acknowledged"),
     ],
 )
-def test_illegal_moves_conflict(session: Session, before: tuple[str, ...], target: str) -> None:
-    site, north, _ = make_site(session)
+def test_illegal_moves_conflict(session: Session, two_towers, before: tuple[str, ...], target: str) -> None:
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     for step in before:
         transition(session, alert_id=alert.id, to_status=step, actor="op")
@@ -248,17 +229,17 @@ def test_illegal_moves_conflict(session: Session, before: tuple[str, ...], targe
         transition(session, alert_id=alert.id, to_status=target, actor="op")
 
 
-def test_transition_unknown_alert_or_status(session: Session) -> None:
+def test_transition_unknown_alert_or_status(session: Session, two_towers) -> None:
     with pytest.raises(NotFoundError):
         transition(session, alert_id=999, to_status="closed", actor="op")
-    site, north, _ = make_site(session)
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     with pytest.raises(InvalidInputError, match="to_status"):
         transition(session, alert_id=alert.id, to_status="burning", actor="op")
 
 
-def test_operator_label_survives_closing(session: Session) -> None:
-    site, north, _ = make_site(session)
+def test_operator_label_survives_closing(session: Session, two_towers) -> None:
+    site, north, _ = two_towers
     alert, _ = upsert_alert(session, alert=draft(site, north))
     assert operator_label(alert) is None
     transition(session, alert_id=alert.id, to_status="confirmed", actor="op")
@@ -266,8 +247,8 @@ def test_operator_label_survives_closing(session: Session) -> None:
     assert operator_label(alert) == AlertStatus.CONFIRMED
 
 
-def test_list_alerts_active_and_since(session: Session) -> None:
-    site, north, _ = make_site(session)
+def test_list_alerts_active_and_since(session: Session, two_towers) -> None:
+    site, north, _ = two_towers
     upsert_alert(session, alert=draft(site, north, public_id="a"))
     upsert_alert(session, alert=draft(site, north, public_id="b", last_seen_at=T0 + timedelta(minutes=5)))
     c, _ = upsert_alert(session, alert=draft(site, north, public_id="c"))
@@ -280,8 +261,8 @@ def test_list_alerts_active_and_since(session: Session) -> None:
     assert {x.public_id for x in list_alerts(session, active_only=False, since=T0)} == {"a", "b", "c"}
 
 
-def test_danger_level_default_site_and_all_sites(session: Session) -> None:
-    site, _, _ = make_site(session)
+def test_danger_level_default_site_and_all_sites(session: Session, two_towers) -> None:
+    site, _, _ = two_towers
     day = date(2026, 7, 14)
     assert current_danger_level(session, site_id=site.id, day=day) == DEFAULT_DANGER_LEVEL
     set_danger_level(session, site_id=None, day=day, level=4, set_by="chef de salle")
@@ -313,3 +294,168 @@ def test_the_latest_bearing_wins_whatever_the_offsets_of_its_times() -> None:
     new = {"camera_id": 1, "azimuth_deg": 11.0, "seen_at": "2026-07-14T11:00:00+00:00"}
     assert _merge_bearings([new], [old]) == [new]
     assert _merge_bearings([old], [new]) == [new]
+
+
+# --- frames replaced by a merge -----------------------------------------------------------------------
+
+
+def _frame(data_dir: Path, name: str) -> str:
+    path = data_dir / "alerts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xd8\xff" + name.encode())
+    return f"alerts/{name}"
+
+
+def test_a_replaced_frame_is_deleted_after_commit_and_kept_on_rollback(
+    session: Session, two_towers, tmp_path: Path
+) -> None:
+    site, north, south = two_towers
+    first = _frame(tmp_path, "evt-1-a.jpg")
+    upsert_alert(session, alert=draft(site, north, frame_path=first), data_dir=tmp_path)
+    session.commit()
+    better = draft(site, south, confidence=0.9, frame_path=_frame(tmp_path, "evt-1-b.jpg"))
+
+    alert, _ = upsert_alert(session, alert=better, data_dir=tmp_path)
+    assert alert.frame_path == "alerts/evt-1-b.jpg"
+    assert (tmp_path / first).is_file()  # not before the commit
+    session.rollback()
+    assert (tmp_path / first).is_file()  # the stored row still points to it
+    session.expire_all()
+    assert session.scalar(select(Alert.frame_path)) == first
+
+    upsert_alert(session, alert=better, data_dir=tmp_path)
+    session.commit()
+    assert not (tmp_path / first).exists()
+    assert (tmp_path / "alerts" / "evt-1-b.jpg").is_file()
+
+
+def test_a_merge_keeping_its_frame_deletes_nothing(session: Session, two_towers, tmp_path: Path) -> None:
+    site, north, _ = two_towers
+    kept = _frame(tmp_path, "evt-1.jpg")
+    upsert_alert(session, alert=draft(site, north, frame_path=kept, confidence=0.8), data_dir=tmp_path)
+    session.commit()
+    weaker = draft(site, north, confidence=0.3, frame_path=_frame(tmp_path, "evt-1-weak.jpg"))
+    upsert_alert(session, alert=weaker, data_dir=tmp_path)
+    # The pipeline rewrites one file per event in place: the same path is never "replaced".
+    upsert_alert(session, alert=draft(site, north, frame_path=kept, confidence=0.95), data_dir=tmp_path)
+    session.commit()
+    assert (tmp_path / kept).is_file()
+    assert (tmp_path / "alerts" / "evt-1-weak.jpg").is_file()  # not the service's to delete: the caller's
+
+
+# --- status changes from two sessions -----------------------------------------------------------------
+
+
+def test_a_status_change_made_meanwhile_by_another_session_is_a_conflict(
+    engine: sqlalchemy.Engine, two_towers
+) -> None:
+    """Operator B read the alert as `new`; operator A marks it a false alarm before B's write lands: B's
+    confirmation must not overwrite it (on SQLite too, where SELECT ... FOR UPDATE does nothing)."""
+    site, north, _ = two_towers
+    factory = make_sessionmaker(engine)
+    with factory() as setup:
+        alert, _ = upsert_alert(setup, alert=draft(site, north))
+        setup.commit()
+        alert_id = alert.id
+
+    fired = []
+
+    def operator_a_first(conn, cursor, statement, parameters, context, executemany) -> None:
+        # Runs just before B's UPDATE: B has already read the status and judged its move legal.
+        if fired or not statement.lstrip().upper().startswith("UPDATE ALERTS"):
+            return
+        fired.append(True)
+        with factory() as a:
+            transition(a, alert_id=alert_id, to_status="false_alarm", actor="operator-a")
+            a.commit()
+
+    event.listen(engine, "before_cursor_execute", operator_a_first)
+    try:
+        with factory() as b:
+            b_alert = b.get(Alert, alert_id)
+            assert b_alert.status == AlertStatus.NEW
+            with pytest.raises(ConflictError, match="changed status while"):
+                transition(b, alert_id=alert_id, to_status="confirmed", actor="operator-b")
+            b.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", operator_a_first)
+    assert fired
+
+    with factory() as check:
+        stored = check.get(Alert, alert_id)
+        assert stored.status == AlertStatus.FALSE_ALARM
+        assert [(e.to_status, e.actor) for e in stored.events[1:]] == [
+            (AlertStatus.FALSE_ALARM, "operator-a")
+        ]
+        # B, reading again, sees the false alarm: confirming is now illegal, closing is not.
+        with pytest.raises(ConflictError, match="is false_alarm"):
+            transition(check, alert_id=alert_id, to_status="confirmed", actor="operator-b")
+        moved = transition(check, alert_id=alert_id, to_status="closed", actor="operator-b")
+        assert moved.status == AlertStatus.CLOSED and moved.events[-1].from_status == AlertStatus.FALSE_ALARM
+
+
+def test_a_stale_object_in_the_session_does_not_hide_the_stored_status(
+    engine: sqlalchemy.Engine, two_towers
+) -> None:
+    site, north, _ = two_towers
+    factory = make_sessionmaker(engine)
+    with factory() as b:
+        alert, _ = upsert_alert(b, alert=draft(site, north))
+        b.commit()
+        with factory() as a:
+            transition(a, alert_id=alert.id, to_status="confirmed", actor="operator-a")
+            a.commit()
+        assert alert.status == AlertStatus.NEW  # B's object is stale
+        with pytest.raises(ConflictError, match="is confirmed"):
+            transition(b, alert_id=alert.id, to_status="false_alarm", actor="operator-b")
+        b.rollback()
+        moved = transition(b, alert_id=alert.id, to_status="closed", actor="operator-b")
+        assert moved is alert and alert.status == AlertStatus.CLOSED  # the object follows the stored move
+
+
+# --- one all-sites danger level per day ---------------------------------------------------------------
+
+
+def test_the_database_refuses_a_second_all_sites_level_for_a_day(session: Session, two_towers) -> None:
+    day = date(2026, 7, 14)
+    session.add(FireDangerLevel(site_id=None, day=day, level=2, set_by="a"))
+    session.flush()
+    session.add(FireDangerLevel(site_id=None, day=day, level=4, set_by="b"))
+    with pytest.raises(sqlalchemy.exc.IntegrityError, match=r"(?i)unique"):
+        session.flush()
+    session.rollback()
+    # Only the all-sites row of that day is unique: other days and the sites' own levels are free.
+    session.add(FireDangerLevel(site_id=None, day=day, level=2, set_by="a"))
+    session.add(FireDangerLevel(site_id=None, day=day + timedelta(days=1), level=3, set_by="a"))
+    session.add(FireDangerLevel(site_id=two_towers.site.id, day=day, level=5, set_by="a"))
+    session.flush()
+    assert current_danger_level(session, site_id=two_towers.site.id, day=day) == 5
+
+
+def test_two_writers_setting_the_all_sites_level_at_once_conflict(engine: sqlalchemy.Engine) -> None:
+    """Both writers look for the day's all-sites row, find none, and insert one: the second is refused."""
+    factory = make_sessionmaker(engine)
+    day = date(2026, 7, 14)
+    fired = []
+
+    def first_writer_lands(conn, cursor, statement, parameters, context, executemany) -> None:
+        # Runs just before the second writer's INSERT, after its look found no row.
+        if fired or not statement.lstrip().upper().startswith("INSERT INTO FIRE_DANGER_LEVELS"):
+            return
+        fired.append(True)
+        with factory() as first:
+            set_danger_level(first, site_id=None, day=day, level=4, set_by="chef A")
+            first.commit()
+
+    event.listen(engine, "before_cursor_execute", first_writer_lands)
+    try:
+        with factory() as second:
+            with pytest.raises(ConflictError, match="set concurrently"):
+                set_danger_level(second, site_id=None, day=day, level=2, set_by="chef B")
+            second.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", first_writer_lands)
+    assert fired
+    with factory() as check:
+        assert current_danger_level(check, site_id=None, day=day) == 4
+        assert len(check.scalars(select(FireDangerLevel)).all()) == 1

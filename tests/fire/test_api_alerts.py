@@ -14,23 +14,18 @@ import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
 from PIL import Image
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
+from vigie.api import routes_fire
 from vigie.api.app import create_app
+from vigie.errors import ConflictError
+from vigie.services import fire_alerts
 from vigie.services.fire_alerts import AlertDraft, upsert_alert
+from vigie.services.fire_settings import FireServiceSettings
 from vigie.services.tokens import create_token
 from vigie.settings import Settings
 from vigie.store.db import make_sessionmaker
-from vigie.store.models import (
-    Alert,
-    AlertEvent,
-    Camera,
-    CameraHealth,
-    CameraRole,
-    CameraState,
-    Site,
-    SiteKind,
-)
+from vigie.store.models import Alert, AlertEvent, CameraHealth, CameraState
 
 SECRET = "fire-api-tests-secret-" + "k" * 32
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -76,32 +71,13 @@ def jpeg(width: int = 640, height: int = 360) -> bytes:
 
 
 @pytest.fixture
-def world(engine: sqlalchemy.Engine, settings: Settings) -> dict[str, int]:
-    """A fire site, two lookouts (one reporting health), two alerts (one triangulated, with a frame)."""
+def world(engine: sqlalchemy.Engine, settings: Settings, two_towers) -> dict[str, int]:
+    """The two towers (north reporting health), two alerts (one triangulated, with a frame)."""
     frame = settings.data_dir / "alerts" / "evt-tri.jpg"
     frame.parent.mkdir(parents=True)
     frame.write_bytes(jpeg())
+    site, north, south = two_towers
     with make_sessionmaker(engine)() as session:
-        site = Site(slug="massif", name="Massif", kind=SiteKind.FIRE)
-        north = Camera(
-            slug="north",
-            name="North tower",
-            role=CameraRole.LOOKOUT,
-            location=Point(5.40, 43.55),
-            heading_deg=180.0,
-            hfov_deg=60.0,
-        )
-        south = Camera(
-            slug="south",
-            name="South tower",
-            role=CameraRole.LOOKOUT,
-            location=Point(5.45, 43.45),
-            heading_deg=330.0,
-            hfov_deg=60.0,
-        )
-        site.cameras.extend([north, south])
-        session.add(site)
-        session.flush()
         session.add(CameraHealth(camera_id=north.id, state=CameraState.UP, last_frame_at=datetime.now(UTC)))
         tri, _ = upsert_alert(
             session,
@@ -227,18 +203,18 @@ def test_life_cycle_over_http(client: TestClient, engine: sqlalchemy.Engine, wor
     assert world["tri"] in {a["id"] for a in everything}
 
 
-def test_frame_with_header_or_query_token(
+def test_frame_with_the_bearer_header_only(
     client: TestClient, engine: sqlalchemy.Engine, world: dict[str, int]
 ) -> None:
     clear = token(engine, "operator")
-    response = client.get(f"/api/v1/alerts/{world['tri']}/frame.jpg?token={clear}")
+    headers = {"Authorization": f"Bearer {clear}"}
+    response = client.get(f"/api/v1/alerts/{world['tri']}/frame.jpg", headers=headers)
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).size == (640, 360)
-    missing = client.get(
-        f"/api/v1/alerts/{world['single']}/frame.jpg", headers={"Authorization": f"Bearer {clear}"}
-    )
-    assert missing.status_code == 404
-    assert client.get(f"/api/v1/alerts/{world['tri']}/frame.jpg?token=vigie_wrong").status_code == 401
+    assert client.get(f"/api/v1/alerts/{world['single']}/frame.jpg", headers=headers).status_code == 404
+    # A valid token in the URL is no credential: tokens never travel in URLs (proxy and access logs).
+    in_url = client.get(f"/api/v1/alerts/{world['tri']}/frame.jpg?token={clear}")
+    assert in_url.status_code == 401 and "bearer" in in_url.json()["detail"].lower()
 
 
 def test_cap_is_well_formed_cap_1_2(
@@ -431,3 +407,85 @@ def test_a_camera_without_heading_travels_as_an_unknown_bearing(
     assert features[0]["properties"]["reason"] == "camera has no heading"
     cap = ET.fromstring(client.get(f"/api/v1/alerts/{alert_id}/cap", headers=headers).content)
     assert "north bearing unknown (camera has no heading)" in cap.findtext(f"{CAP}info/{CAP}description")
+
+
+def _stored_frame(engine: sqlalchemy.Engine, public_id: str) -> str:
+    with make_sessionmaker(engine)() as session:
+        return session.scalar(sqlalchemy.select(Alert.frame_path).where(Alert.public_id == public_id))
+
+
+def test_a_better_ingested_frame_replaces_the_stored_file(
+    client: TestClient, engine: sqlalchemy.Engine, world: dict[str, int], settings: Settings
+) -> None:
+    worker = bearer(engine, "worker")
+    assert client.post("/api/v1/alerts/ingest", headers=worker, json=_ingest_body(world)).status_code == 201
+    first = _stored_frame(engine, "remote-1")
+    better = _ingest_body(
+        world,
+        last_seen_at="2026-07-14T13:05:00Z",
+        confidence=0.9,
+        frame_box=[100, 100, 120, 120],
+        frame_jpeg_base64=base64.b64encode(jpeg(640, 480)).decode(),
+    )
+    merged = client.post("/api/v1/alerts/ingest", headers=worker, json=better)
+    assert merged.status_code == 200 and merged.json()["frame_size"] == [640, 480]
+    second = _stored_frame(engine, "remote-1")
+    assert second != first
+    # One file per alert on disk: the replaced JPEG went once the merge was committed.
+    assert [p.name for p in (settings.data_dir / "alerts").glob("remote-1*")] == [second.split("/")[-1]]
+
+
+def test_a_failed_ingest_keeps_the_stored_frame_and_leaves_no_new_file(
+    client: TestClient,
+    engine: sqlalchemy.Engine,
+    world: dict[str, int],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = bearer(engine, "worker")
+    assert client.post("/api/v1/alerts/ingest", headers=worker, json=_ingest_body(world)).status_code == 201
+    first = _stored_frame(engine, "remote-1")
+    merge = fire_alerts.upsert_alert
+
+    def merge_then_fail(session, **kwargs):
+        merge(session, **kwargs)  # the better frame is adopted, then the transaction fails
+        raise ConflictError("alert 'remote-1' was created concurrently; retry")
+
+    monkeypatch.setattr(fire_alerts, "upsert_alert", merge_then_fail)
+    better = _ingest_body(world, confidence=0.9, frame_jpeg_base64=base64.b64encode(jpeg(64, 48)).decode())
+    assert client.post("/api/v1/alerts/ingest", headers=worker, json=better).status_code == 409
+    assert _stored_frame(engine, "remote-1") == first  # rolled back: the stored frame is still on disk
+    assert [p.name for p in (settings.data_dir / "alerts").glob("remote-1*")] == [first.split("/")[-1]]
+
+
+def _cap_sender(client: TestClient, url: str, headers: dict[str, str]) -> str | None:
+    root = ET.fromstring(client.get(url, headers=headers).content)
+    return root.findtext(f"{CAP}sender")
+
+
+def test_fire_settings_are_read_once_per_app(
+    settings: Settings, engine: sqlalchemy.Engine, world: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = bearer(engine, "operator")
+    url = f"/api/v1/alerts/{world['tri']}/cap"
+    reads: list[FireServiceSettings] = []
+
+    def read_environment() -> FireServiceSettings:
+        reads.append(FireServiceSettings(_env_file=None))
+        return reads[-1]
+
+    monkeypatch.setattr(routes_fire, "FireServiceSettings", read_environment)
+    monkeypatch.setenv("VIGIE_FIRE_CAP_SENDER", "vigie@sdis72.fr")
+    with TestClient(create_app(settings, engine=engine)) as client:
+        assert _cap_sender(client, url, headers) == "vigie@sdis72.fr"
+        monkeypatch.setenv("VIGIE_FIRE_CAP_SENDER", "changed@sdis72.fr")
+        assert _cap_sender(client, url, headers) == "vigie@sdis72.fr"  # not re-read per request
+    assert len(reads) == 1
+    with TestClient(create_app(settings, engine=engine)) as client:  # a new app reads it again
+        assert _cap_sender(client, url, headers) == "changed@sdis72.fr"
+    # A test or an embedding process may set the app's own.
+    app = create_app(settings, engine=engine)
+    app.state.fire_settings = FireServiceSettings(_env_file=None, cap_sender="salle@sdis72.fr")
+    with TestClient(app) as client:
+        assert _cap_sender(client, url, headers) == "salle@sdis72.fr"
+    assert len(reads) == 2

@@ -1,7 +1,9 @@
-"""The Server-Sent Events stream: an alert written by another session (a worker) reaches an open stream."""
+"""The Server-Sent Events stream: opened with a one-time ticket, an alert written by another session (a
+worker) reaches it, and it ends when its token is revoked or expires."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -13,12 +15,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from shapely.geometry import Point
 
 from vigie.api import routes_fire
 from vigie.api.app import create_app
 from vigie.services.fire_alerts import AlertDraft, transition, upsert_alert
-from vigie.services.tokens import create_token
+from vigie.services.tokens import create_token, revoke_token
 from vigie.settings import Settings
 from vigie.store.db import make_sessionmaker
 from vigie.store.models import Camera, CameraRole, Site, SiteKind
@@ -33,6 +36,7 @@ def client(
 ) -> Iterator[TestClient]:
     # Frequent heartbeats let the reader thread notice the end of the test promptly.
     monkeypatch.setattr(routes_fire, "STREAM_HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(routes_fire, "STREAM_AUTH_CHECK_S", 0.2)
     settings = Settings(
         _env_file=None,
         env="test",
@@ -45,11 +49,33 @@ def client(
         yield test_client
 
 
-def operator_token(engine: sqlalchemy.Engine) -> str:
+def operator_token(
+    engine: sqlalchemy.Engine, *, roles: tuple[str, ...] = ("operator",), expires_at: datetime | None = None
+) -> tuple[int, str]:
+    """(token id, clear token)."""
     with make_sessionmaker(engine)() as session:
-        _, clear = create_token(session, name="console", roles=["operator"], secret=SECRET)
+        row, clear = create_token(session, name="console", roles=roles, secret=SECRET, expires_at=expires_at)
         session.commit()
-    return clear
+        return row.id, clear
+
+
+def ticket_for(client: TestClient, token: str) -> str:
+    response = client.post("/api/v1/alerts/stream-ticket", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expires_at = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(seconds=50) < expires_at - datetime.now(UTC) <= routes_fire.STREAM_TICKET_TTL
+    return body["ticket"]
+
+
+def stream_url(ticket: str) -> str:
+    return f"/api/v1/alerts/stream?ticket={ticket}"
+
+
+def refused(client: TestClient, url: str, match: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 401, response.text
+    assert match in response.json()["detail"], response.json()["detail"]
 
 
 class StreamReader:
@@ -58,6 +84,7 @@ class StreamReader:
     def __init__(self, client: TestClient, url: str) -> None:
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
         self.status: int | None = None
+        self.ended = threading.Event()  # the server closed the response
         self._stop = threading.Event()
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(client, url), daemon=True)
@@ -79,6 +106,7 @@ class StreamReader:
                 elif line == "" and data:
                     self.events.put((name, "\n".join(data)))
                     name, data = "message", []
+        self.ended.set()
 
     def wait_for(self, predicate, timeout_s: float) -> tuple[str, dict | list, float]:
         start = time.monotonic()
@@ -97,9 +125,99 @@ class StreamReader:
         self._thread.join(5)
 
 
-def test_stream_requires_operator_token(client: TestClient, engine: sqlalchemy.Engine) -> None:
-    assert client.get("/api/v1/alerts/stream").status_code == 401
-    assert client.get("/api/v1/alerts/stream?token=vigie_not_a_token").status_code == 401
+def test_stream_needs_a_ticket_and_no_longer_takes_a_token(
+    client: TestClient, engine: sqlalchemy.Engine
+) -> None:
+    _, token = operator_token(engine)
+    refused(client, "/api/v1/alerts/stream", "missing stream ticket")
+    refused(client, f"/api/v1/alerts/stream?token={token}", "missing stream ticket")  # valid, but in the URL
+    response = client.get("/api/v1/alerts/stream", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401  # EventSource cannot send it: the stream takes tickets only
+
+
+def test_tickets_are_for_operators(client: TestClient, engine: sqlalchemy.Engine) -> None:
+    assert client.post("/api/v1/alerts/stream-ticket").status_code == 401
+    for roles in (("planner",), ("worker",)):
+        _, token = operator_token(engine, roles=roles)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/alerts/stream-ticket", headers=headers).status_code == 403
+    _, admin = operator_token(engine, roles=("admin",))
+    assert ticket_for(client, admin)
+
+
+def test_a_ticket_opens_the_stream_once(client: TestClient, engine: sqlalchemy.Engine) -> None:
+    _, token = operator_token(engine)
+    ticket = ticket_for(client, token)
+    reader = StreamReader(client, stream_url(ticket))
+    try:
+        assert reader.status == 200
+        reader.wait_for(lambda n, d: n == "health", 5)
+    finally:
+        reader.close()
+    refused(client, stream_url(ticket), "already used")
+    # A new ticket of the same token opens it again.
+    second = StreamReader(client, stream_url(ticket_for(client, token)))
+    try:
+        assert second.status == 200
+    finally:
+        second.close()
+
+
+def test_expired_forged_and_foreign_tickets_are_refused(
+    client: TestClient, engine: sqlalchemy.Engine
+) -> None:
+    token_id, token = operator_token(engine)
+    secret = SecretStr(SECRET)
+    now = datetime.now(UTC)
+    expired, _ = routes_fire.sign_ticket(secret, token_id=token_id, now=now - timedelta(seconds=61))
+    refused(client, stream_url(expired), "expired")
+    other_purpose, _ = routes_fire.sign_ticket(secret, token_id=token_id, now=now, purpose="lapi-export")
+    refused(client, stream_url(other_purpose), "not for the alert stream")
+    other_key, _ = routes_fire.sign_ticket(SecretStr(SECRET + "x"), token_id=token_id, now=now)
+    refused(client, stream_url(other_key), "bad signature")
+    # Another token id under a genuine signature: the payload no longer matches it.
+    genuine = ticket_for(client, token)
+    payload, signature = genuine.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["t"] = token_id + 1
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    refused(client, stream_url(f"{forged}.{signature}"), "bad signature")
+    refused(client, stream_url("not-a-ticket"), "bad signature")
+    refused(client, stream_url("é.é"), "bad signature")
+    # A ticket is no API token: useless on any other route.
+    response = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {genuine}"})
+    assert response.status_code == 401
+    assert client.get(f"/api/v1/alerts?ticket={genuine}").status_code == 401
+
+
+def test_a_ticket_of_a_token_revoked_since_is_refused(client: TestClient, engine: sqlalchemy.Engine) -> None:
+    token_id, token = operator_token(engine)
+    ticket = ticket_for(client, token)
+    with make_sessionmaker(engine)() as session:
+        revoke_token(session, token_id=token_id)
+        session.commit()
+    refused(client, stream_url(ticket), "revoked")
+
+
+@pytest.mark.parametrize("ending", ["revoked", "expired"])
+def test_an_open_stream_ends_when_its_token_dies(
+    client: TestClient, engine: sqlalchemy.Engine, ending: str
+) -> None:
+    expires_at = datetime.now(UTC) + timedelta(seconds=2) if ending == "expired" else None
+    token_id, token = operator_token(engine, expires_at=expires_at)
+    reader = StreamReader(client, stream_url(ticket_for(client, token)))
+    try:
+        assert reader.status == 200
+        reader.wait_for(lambda n, d: n == "health", 5)
+        if ending == "revoked":
+            with make_sessionmaker(engine)() as session:
+                revoke_token(session, token_id=token_id)
+                session.commit()
+        _, data, _ = reader.wait_for(lambda n, d: n == "revoked", 10)
+        assert ending in data["reason"]
+        assert reader.ended.wait(5), "the server did not close the stream"
+    finally:
+        reader.close()
 
 
 def test_alert_written_elsewhere_reaches_open_stream(client: TestClient, engine: sqlalchemy.Engine) -> None:
@@ -119,7 +237,7 @@ def test_alert_written_elsewhere_reaches_open_stream(client: TestClient, engine:
         session.commit()
         site_id, camera_id = site.id, camera.id
 
-    reader = StreamReader(client, f"/api/v1/alerts/stream?token={operator_token(engine)}")
+    reader = StreamReader(client, stream_url(ticket_for(client, operator_token(engine)[1])))
     try:
         assert reader.status == 200
         # the camera list comes first

@@ -743,3 +743,38 @@ def test_the_operator_sets_the_days_fire_danger_level(
     playwright_api.expect(page.locator("#danger-level")).to_have_attribute(
         "title", _contains("console-operator")
     )
+
+
+def test_the_stream_opens_with_a_ticket_and_a_revoked_token_sends_the_operator_to_the_token_dialog(
+    live: LiveApp, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigie.api import routes_fire
+    from vigie.services.tokens import revoke_token
+
+    monkeypatch.setattr(routes_fire, "STREAM_AUTH_CHECK_S", 0.5)  # the server runs in this process
+    with make_sessionmaker(live.engine)() as session:
+        row, token = create_token(session, name="console-revoked", roles=["operator"], secret=SECRET)
+        session.commit()
+        token_id = row.id
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        urls: list[str] = []
+        page.on("request", lambda request: urls.append(request.url))
+        page.goto(f"{live.base_url}{pages_fire.CONSOLE_PATH}")
+        page.fill("#token-input", token)
+        page.click("#token-form button[type=submit]")
+        playwright_api.expect(page.locator("#stream-state")).to_have_attribute(
+            "data-state", "live", timeout=10000
+        )
+        streams = [url for url in urls if "/api/v1/alerts/stream?" in url]
+        assert streams and all("ticket=" in url for url in streams)
+        assert not any(token in url for url in urls), "the API token travelled in a URL"
+
+        with make_sessionmaker(live.engine)() as session:
+            revoke_token(session, token_id=token_id)
+            session.commit()
+        playwright_api.expect(page.locator("#token-dialog")).to_have_attribute("open", "", timeout=10000)
+        playwright_api.expect(page.locator("#token-error")).to_contain_text("révoqué")
+    finally:
+        context.close()

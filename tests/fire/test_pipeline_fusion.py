@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from vigie.pipelines.fire.config import FirePipelineConfig, TilingConfig
 from vigie.pipelines.fire.pipeline import FirePipeline
-from vigie.pipelines.fire.testing import ScriptedDetector, apply, frame, make_site
 from vigie.pipelines.fire.tiling import detect_tiled, nms, tile_windows
 from vigie.store.db import session_scope
 from vigie.store.models import Alert
@@ -46,29 +45,39 @@ def alerts(engine):
         return list(session.scalars(select(Alert).order_by(Alert.id)))
 
 
-def run_two_cameras(engine, tmp_path, positions, azimuths, headings):
-    with session_scope(engine) as session:
-        site = make_site(session, cameras(headings, positions))
-    script = []
-    for _ in range(3):  # the worker serves cameras round-robin: a, b, a, b, ...
-        script += [smoke_towards(azimuths["a"], headings["a"]), smoke_towards(azimuths["b"], headings["b"])]
-    pipe = FirePipeline(
-        FirePipelineConfig(danger_level=3),
-        ScriptedDetector(script),
-        cameras={slug: geo for slug, (_, geo) in site.items()},
-        data_dir=tmp_path,
-    )
-    for i in range(3):
-        for slug in ("a", "b"):
-            apply(engine, pipe.process(site[slug][0], frame(slug, 60 * i + (5 if slug == "b" else 0))))
-    return site
+@pytest.fixture
+def run_two_cameras(tmp_path, fire_site, scripted_detector, fire_frame, apply_writes):
+    """`run_two_cameras(positions, azimuths, headings)`: cameras a and b each see the plume 3 times."""
+
+    def run(positions, azimuths, headings):
+        site = fire_site(cameras(headings, positions))
+        script = []
+        for _ in range(3):  # the worker serves cameras round-robin: a, b, a, b, ...
+            script += [
+                smoke_towards(azimuths["a"], headings["a"]),
+                smoke_towards(azimuths["b"], headings["b"]),
+            ]
+        pipe = FirePipeline(
+            FirePipelineConfig(danger_level=3),
+            scripted_detector(script),
+            cameras={slug: geo for slug, (_, geo) in site.items()},
+            data_dir=tmp_path,
+        )
+        for i in range(3):
+            for slug in ("a", "b"):
+                apply_writes(
+                    pipe.process(site[slug][0], fire_frame(slug, 60 * i + (5 if slug == "b" else 0)))
+                )
+        return site
+
+    return run
 
 
-def test_two_cameras_make_one_located_alert(engine, tmp_path):
+def test_two_cameras_make_one_located_alert(engine, run_two_cameras):
     positions = {"a": (0.10, 47.90), "b": (0.30, 47.90)}
     azimuths = {s: GEOD.inv(*positions[s], *FIRE_LONLAT)[0] % 360 for s in positions}
     headings = {s: round(azimuths[s]) + 7.0 for s in positions}  # the plume is off-centre in both images
-    site = run_two_cameras(engine, tmp_path, positions, azimuths, headings)
+    site = run_two_cameras(positions, azimuths, headings)
     (alert,) = alerts(engine)
     assert sorted(alert.cameras) == sorted(ctx.camera_id for ctx, _ in site.values())
     assert alert.location is not None
@@ -80,22 +89,22 @@ def test_two_cameras_make_one_located_alert(engine, tmp_path):
         assert by_camera[slug]["azimuth_deg"] == pytest.approx(azimuths[slug], abs=0.05)
 
 
-def test_parallel_cones_give_one_alert_per_camera_without_location(engine, tmp_path):
+def test_parallel_cones_give_one_alert_per_camera_without_location(engine, run_two_cameras):
     positions = {"a": (0.10, 47.90), "b": (0.30, 47.90)}
     azimuths = {"a": 0.0, "b": 0.0}  # both look due north: the rays never meet
     headings = {"a": 350.0, "b": 10.0}
-    run_two_cameras(engine, tmp_path, positions, azimuths, headings)
+    run_two_cameras(positions, azimuths, headings)
     found = alerts(engine)
     assert len(found) == 2
     assert all(a.location is None and a.uncertainty is None for a in found)
     assert all(len(a.bearings) == 1 and len(a.cameras) == 1 for a in found)
 
 
-def test_cones_crossing_behind_a_camera_are_not_fused(engine, tmp_path):
+def test_cones_crossing_behind_a_camera_are_not_fused(engine, run_two_cameras):
     positions = {"a": (0.10, 47.90), "b": (0.30, 47.90)}
     azimuths = {"a": 300.0, "b": 60.0}  # pointing away from each other: lines cross behind both
     headings = {"a": 300.0, "b": 60.0}
-    run_two_cameras(engine, tmp_path, positions, azimuths, headings)
+    run_two_cameras(positions, azimuths, headings)
     found = alerts(engine)
     assert len(found) == 2 and all(a.location is None for a in found)
 
@@ -126,9 +135,9 @@ def test_nms_keeps_the_strongest_box_per_class():
     assert sorted(kept.confidence.tolist()) == pytest.approx([0.4, 0.8, 0.9])
 
 
-def test_tiled_detection_returns_full_frame_pixels():
+def test_tiled_detection_returns_full_frame_pixels(scripted_detector):
     # Full frame first, then the two tiles of a 2x1 grid; the second tile sees a box at its own (10, 20).
-    detector = ScriptedDetector([[], [], [("smoke", 0.5, (10.0, 20.0, 30.0, 40.0))]])
+    detector = scripted_detector([[], [], [("smoke", 0.5, (10.0, 20.0, 30.0, 40.0))]])
     dets = detect_tiled(detector, np.zeros((1080, 1920, 3), np.uint8), TilingConfig(grid="2x1", overlap=0.1))
     x_offset = tile_windows(1920, 1080, 2, 1, 0.1)[1][0]
     assert detector.calls == 3 and dets.metadata["tiles"] == 3

@@ -33,6 +33,7 @@ const HEALTH_LABELS = {
   down: "coupé",
   starting: "démarrage",
   disabled: "désactivée",
+  ended: "terminé",
   unknown: "inconnu",
   stale: "muet > 2 min",
 };
@@ -45,6 +46,7 @@ const state = {
   fresh: new Set(), // alert ids not yet looked at (visual cue)
   selectedAlertId: null,
   source: null,
+  connectAttempt: 0, // each (re)connection asks a ticket; a newer attempt abandons an older one
   lastEventAt: 0,
   reconnectDelay: 1000,
   reconnectTimer: null,
@@ -261,7 +263,7 @@ async function loadFrame(card, alert) {
   }
   state.frames.set(alert.id, { key, objectUrl: cached?.objectUrl ?? null });
   try {
-    // fetch with the bearer header rather than ?token= in an <img> URL: keeps the token out of logs.
+    // fetch with the bearer header (an <img> cannot send it): tokens never travel in URLs, nor end in logs.
     const response = await fetch(alert.frame_url, { headers: { Authorization: `Bearer ${state.token}` } });
     if (!response.ok) throw new HttpError(response.status, `image ${response.status}`);
     const url = URL.createObjectURL(await response.blob());
@@ -470,6 +472,7 @@ function normaliseCamera(raw) {
 function healthClass(camera) {
   const stale = !camera.last_frame_at || Date.now() - new Date(camera.last_frame_at).getTime() > STALE_FRAME_MS;
   if (camera.state === "disabled") return "disabled";
+  if (camera.state === "ended") return "ended"; // a file read to its end: finished, not broken (grey)
   const trusted = !stale && camera.reportUp !== false;
   if (camera.state === "up" && trusted) return "up";
   if (camera.state === "degraded" && trusted) return "degraded";
@@ -540,10 +543,31 @@ function setStreamState(name, label) {
   $("#stream-banner").hidden = name === "live" || name === "connecting";
 }
 
-function connectStream() {
+// EventSource cannot send the bearer header: the page asks for a short-lived ticket (bearer-authenticated
+// POST), which opens one stream. Every (re)connection therefore asks for a new ticket; the browser's own
+// retry, which would reuse the spent one, is never relied on.
+async function connectStream() {
   clearTimeout(state.reconnectTimer);
   if (state.source) state.source.close();
-  const source = new EventSource(`${API}/alerts/stream?token=${encodeURIComponent(state.token)}`);
+  state.source = null;
+  state.connectAttempt += 1;
+  const attempt = state.connectAttempt;
+  let ticket;
+  try {
+    ({ ticket } = await api("/alerts/stream-ticket", { method: "POST" }));
+  } catch (error) {
+    if (attempt !== state.connectAttempt) return;
+    if (error.status === 401) return; // api() already asks for a new token
+    if (error.status === 403) {
+      askForToken("Ce jeton n'a pas le rôle operator.");
+      return;
+    }
+    setStreamState("down", "interrompu");
+    scheduleReconnect();
+    return;
+  }
+  if (attempt !== state.connectAttempt) return; // a newer connection, a new token or a logout meanwhile
+  const source = new EventSource(`${API}/alerts/stream?ticket=${encodeURIComponent(ticket)}`);
   state.source = source;
   const alive = () => {
     state.lastEventAt = Date.now();
@@ -565,11 +589,16 @@ function connectStream() {
     setCameras(Array.isArray(payload) ? payload : payload.cameras || []);
   });
   for (const name of ["heartbeat", "ping", "message"]) source.addEventListener(name, alive);
+  source.addEventListener("revoked", () => {
+    // The server ends the stream: the token was revoked or expired while the page listened.
+    if (state.source !== source) return;
+    askForToken("Jeton révoqué ou expiré : collez un jeton valide.");
+  });
   source.addEventListener("error", () => {
     if (state.source !== source) return;
     setStreamState("down", "interrompu");
-    if (source.readyState === EventSource.CLOSED) scheduleReconnect();
-    // Otherwise the browser is already retrying by itself.
+    source.close(); // its ticket is spent: reconnect with a new one
+    scheduleReconnect();
   });
 }
 
@@ -577,14 +606,8 @@ function scheduleReconnect() {
   clearTimeout(state.reconnectTimer);
   const delay = state.reconnectDelay;
   state.reconnectDelay = Math.min(RECONNECT_MAX_MS, delay * 2);
-  state.reconnectTimer = setTimeout(async () => {
-    try {
-      await api("/alerts?active=true"); // a 401 here asks for a new token instead of looping
-      connectStream();
-    } catch (error) {
-      if (error.status !== 401) scheduleReconnect();
-    }
-  }, delay);
+  // The ticket request answers 401 for a dead token: the page then asks for a new one instead of looping.
+  state.reconnectTimer = setTimeout(() => connectStream(), delay);
 }
 
 function watchStream() {
@@ -656,6 +679,8 @@ async function loadTileTemplate() {
 // --- start -------------------------------------------------------------------------------------------
 
 function askForToken(message = "") {
+  clearTimeout(state.reconnectTimer);
+  state.connectAttempt += 1; // a connection waiting for its ticket gives up
   if (state.source) {
     state.source.close();
     state.source = null;
