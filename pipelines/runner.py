@@ -17,11 +17,12 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from vigie.errors import ConfigError, VigieError
 from vigie.observability import FRAMES_DROPPED, QUEUE_DEPTH
@@ -38,6 +39,33 @@ log = logging.getLogger("vigie.worker")
 
 _END = object()  # end of a finite source (file, image folder)
 _HEALTH_KEYS = ("state", "last_frame_at", "last_error", "reconnects", "frames_read", "frames_dropped")
+
+
+def camera_health_report(health: SourceHealth, *, worker_id: str) -> dict[str, object]:
+    """A source's health as the store keeps it (`CameraHealthIn` keys).
+
+    `ended` (a file or image folder read to its end) is stored as such. `closed` has no stored state: the
+    caller stopped the source before its end (the worker stops, `--max-frames`), so it is reported as it
+    was doing, `up` or `down` after an error.
+    """
+    snap = health.snapshot()
+    report = {k: snap[k] for k in _HEALTH_KEYS} | {"worker_id": worker_id}
+    if report["state"] == "closed":
+        report["state"] = "up" if snap["last_error"] is None else "down"
+    return report
+
+
+def write_camera_health(session: Session, healths: Mapping[int, SourceHealth], *, worker_id: str) -> None:
+    """Store the health of each camera (by camera id): the worker's writer and the demos share this."""
+    for camera_id, health in healths.items():
+        record_camera_health(
+            session, camera_id=camera_id, health=camera_health_report(health, worker_id=worker_id)
+        )
+
+
+def worker_id_for(pipeline_name: str) -> str:
+    """`host:pid:pipeline`, the id under which a process reports its cameras and heartbeat."""
+    return f"{socket.gethostname()}:{os.getpid()}:{pipeline_name}"
 
 
 @dataclass
@@ -78,7 +106,7 @@ class Worker:
         self.health_interval_s = health_interval_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{pipeline.name}"
+        self.worker_id = worker_id_for(pipeline.name)
         self.writes: queue.Queue[Write | None] = queue.Queue(maxsize=10_000)
         self.frames_processed = 0
         self.errors = 0
@@ -238,13 +266,11 @@ class Worker:
     def _write_health(self, *, final: bool = False) -> None:
         try:
             with session_scope(self.engine) as session:
-                for feed in self.feeds:
-                    snap = feed.health.snapshot()
-                    report = {k: snap[k] for k in _HEALTH_KEYS} | {"worker_id": self.worker_id}
-                    # A closed file source is finished, not broken: report it as it last was.
-                    if report["state"] == "closed":
-                        report["state"] = "up" if snap["last_error"] is None else "down"
-                    record_camera_health(session, camera_id=feed.context.camera_id, health=report)
+                write_camera_health(
+                    session,
+                    {feed.context.camera_id: feed.health for feed in self.feeds},
+                    worker_id=self.worker_id,
+                )
                 record_worker_heartbeat(
                     session,
                     worker_id=self.worker_id,

@@ -1,8 +1,9 @@
 """Health of one camera source, updated by its reader thread and read by the worker and the API.
 
 States: `starting` (opened, no frame yet), `up` (frames arrive), `down` (an error or a stall; the source is
-reconnecting), `closed` (the caller closed it, or a file ended). The worker copies `snapshot()` into the
-database and the API on its own schedule; nothing here does I/O.
+reconnecting, or a file failed), `ended` (a finite source, file or image folder, delivered its last frame:
+finished, not broken), `closed` (the caller closed it before its end). `ended` and `closed` are final. The
+worker copies `snapshot()` into the database and the API on its own schedule; nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Literal
 
 from vigie.vision.frame import utc_now
 
-SourceState = Literal["starting", "up", "down", "closed"]
+SourceState = Literal["starting", "up", "down", "ended", "closed"]
+# Final states: nothing a late reader or error reports changes them.
+_FINAL_STATES = frozenset({"ended", "closed"})
 
 
 @dataclass
@@ -60,7 +63,7 @@ class SourceHealth:
     def down(self, message: str) -> None:
         """The source stopped delivering: it will reconnect (live) or has failed (file)."""
         with self._lock:
-            if self.state == "closed":
+            if self.state in _FINAL_STATES:
                 return
             self.state = "down"
             self.last_error = message
@@ -70,9 +73,17 @@ class SourceHealth:
         with self._lock:
             self.reconnects += 1
 
-    def closed(self) -> None:
+    def ended(self) -> None:
+        """A finite source delivered its last frame; a failed one (`down`) stays down."""
         with self._lock:
-            self.state = "closed"
+            if self.state not in _FINAL_STATES and self.state != "down":
+                self.state = "ended"
+
+    def closed(self) -> None:
+        """The caller released the source; an `ended` source keeps saying it finished."""
+        with self._lock:
+            if self.state != "ended":
+                self.state = "closed"
 
     def snapshot(self) -> dict[str, object]:
         """A consistent copy as a plain dict (datetimes stay timezone-aware `datetime` objects)."""

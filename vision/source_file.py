@@ -131,8 +131,11 @@ class FileSource(Source):
                     sequence += 1
                 if decoded == 0:
                     raise SourceError(f"video file {self.config.path}: no frame could be decoded")
-                if not self.config.loop or self._closed:
-                    break
+                if self._closed:
+                    return
+                if not self.config.loop:
+                    self.health.ended()  # the last frame was delivered: finished, not broken
+                    return
                 offset_s += last_time + self._frame_period(self._container)
                 self._container.close()
                 self._container = self._open_container()
@@ -298,8 +301,17 @@ class ImageDirectorySource(Source):
                     metadata={"path": str(path)},
                 )
                 sequence += 1
+            if not self._closed:
+                self._finish(sequence)
         finally:
             self.close()
+
+    def _finish(self, delivered: int) -> None:
+        """The folder was read to its end: `ended`, or `down` if not one of its images could be used."""
+        if delivered:
+            self.health.ended()
+        else:
+            self.health.down(f"image directory {self.config.directory}: none of its images could be read")
 
     def _skip(self, message: str) -> None:
         log.warning(message)
@@ -312,5 +324,6 @@ class ImageDirectorySource(Source):
             return
         self._closed = True
         self._paths = None
-        self.health.closed()
+        if self.health.state != "down":
+            self.health.closed()
         STREAM_UP.labels(camera=self.camera_id).set(0)

@@ -125,9 +125,11 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
     """Run the fire pipeline on the composited sample; return lines to print."""
     from vigie.config import sync_site
     from vigie.pipelines.fire.worker import build_pipeline
+    from vigie.pipelines.runner import worker_id_for, write_camera_health
     from vigie.store.db import session_scope
     from vigie.store.models import Alert, Detection
     from vigie.vision.frame import Frame
+    from vigie.vision.health import SourceHealth
 
     if settings.samples_dir is None or not (settings.samples_dir / SAMPLE_FOLDER).is_dir():
         return [f"fire: skipped: sample folder {SAMPLE_FOLDER} not found (set VIGIE_SAMPLES_DIR)"]
@@ -141,17 +143,28 @@ def run_demo(*, settings: Settings, engine: Engine) -> list[str]:
         session.execute(delete(Alert).where(Alert.site_id == next(iter(contexts.values())).site_id))
     pipeline = build_pipeline(config=config, settings=settings)
     sequences = demo_sequences(folder)
+    # Health as a worker reports it, so that the console shows the demo cameras' state, not "unknown".
+    worker_id = worker_id_for("fire-demo")
+    health = {slug: SourceHealth(camera_id=slug) for slug in sequences}
     processed = 0
     public_ids: set[str] = set()
     for items in zip(*sequences.values(), strict=True):  # round-robin over cameras, as the worker does
         for slug, item in zip(sequences, items, strict=True):
             frame = Frame(image=item.image, camera_id=slug, captured_at=item.captured_at, sequence=item.index)
+            health[slug].frame_read()
             writes = pipeline.process(contexts[slug], frame)
             with session_scope(engine) as session:
                 for write in writes:
                     write(session)
+                write_camera_health(session, {contexts[slug].camera_id: health[slug]}, worker_id=worker_id)
             processed += 1
             public_ids.update(pipeline.last_result.alerts if pipeline.last_result else [])
+    for camera_health in health.values():
+        camera_health.ended()  # the composited sequences are finite, like a file source
+    with session_scope(engine) as session:
+        write_camera_health(
+            session, {contexts[slug].camera_id: h for slug, h in health.items()}, worker_id=worker_id
+        )
     lines = [f"fire: {processed} composited frames from {len(sequences)} lookout cameras ({folder})"]
     with session_scope(engine) as session:
         n_det = session.scalar(

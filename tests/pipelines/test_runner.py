@@ -5,24 +5,32 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vigie.api.app import create_app
 from vigie.errors import ConfigError, InvalidInputError
 from vigie.observability import REGISTRY
 from vigie.pipelines.base import CameraContext, Write
-from vigie.pipelines.runner import CameraFeed, Worker
+from vigie.pipelines.runner import CameraFeed, Worker, camera_health_report
 from vigie.services.cameras import create_camera
+from vigie.services.fire_views import fire_cameras
 from vigie.services.schemas import CameraCreate, SiteCreate
 from vigie.services.sites import create_site
+from vigie.services.tokens import create_token
+from vigie.settings import Settings
 from vigie.store.db import session_scope
-from vigie.store.models import CameraHealth, Detection, WorkerHealth
+from vigie.store.models import Camera, CameraHealth, CameraRole, CameraState, Detection, WorkerHealth
 from vigie.vision.frame import Frame
 from vigie.vision.health import SourceHealth
 from vigie.vision.source_config import FileSourceConfig, StreamSourceConfig
+
+SECRET = "runner-tests-secret-" + "k" * 32
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +139,7 @@ def test_every_sampled_frame_is_processed_once_and_written(engine, clip: Path) -
         assert rows == 20 + 10 - 2 - 2
         health = {h.camera_id: h for h in session.scalars(select(CameraHealth))}
         assert {h.frames_read for h in health.values()} == {20, 10}
+        assert {h.state for h in health.values()} == {"ended"}  # finished files are not live cameras
         beat = session.scalars(select(WorkerHealth)).one()
         assert beat.status == "stopped" and beat.details["frames_processed"] == 26
         assert beat.details["errors"] == 4
@@ -164,9 +173,54 @@ def test_dead_camera_does_not_stop_the_others(engine, clip: Path, tmp_path: Path
     assert sum(1 for s, _ in pipeline.seen if s == "good") == 20
     with session_scope(engine) as session:
         health = {h.camera.slug: h for h in session.scalars(select(CameraHealth))}
-        assert health["good"].frames_read == 20
+        assert health["good"].frames_read == 20 and health["good"].state == "ended"
         assert health["unplugged"].state == "down" and health["unplugged"].last_error
         assert health["gone"].state == "down" and "missing.mp4" in health["gone"].last_error
+
+
+def test_file_stopped_before_its_end_is_not_reported_ended(engine, clip: Path) -> None:
+    feeds = make_feeds(engine, {"cut": FileSourceConfig(type="file", path=clip)})
+    Worker(pipeline=BoxPerFrame(), feeds=feeds, engine=engine, max_frames=3).run(threading.Event())
+    with session_scope(engine) as session:
+        row = session.scalars(select(CameraHealth)).one()
+        assert (row.state, row.frames_read) == ("up", 3)
+
+
+def test_ended_camera_is_shown_as_ended_and_not_up(engine, db_url: str, clip: Path) -> None:
+    feeds = make_feeds(engine, {"replay": FileSourceConfig(type="file", path=clip)})
+    camera_id = feeds[0].context.camera_id
+    with session_scope(engine) as session:
+        session.get(Camera, camera_id).role = CameraRole.LOOKOUT  # listed by the fire console too
+    Worker(pipeline=BoxPerFrame(), feeds=feeds, engine=engine).run(threading.Event())
+
+    with session_scope(engine) as session:
+        _, token = create_token(session, name="op", roles=["operator"], secret=SECRET)
+        [fire_camera] = fire_cameras(session, now=datetime.now(UTC))
+    assert (fire_camera.health.state, fire_camera.health.up) == (CameraState.ENDED, False)
+    settings = Settings(_env_file=None, env="test", secret_key=SECRET, database_url=db_url)
+    with TestClient(create_app(settings, engine=engine)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        listed = client.get("/api/v1/health/cameras", headers=headers).json()
+        fire = client.get("/api/v1/fire/cameras", headers=headers).json()
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert [(c["camera_id"], c["state"], c["up"]) for c in listed] == [(camera_id, "ended", False)]
+    assert [(c["id"], c["health"]["state"]) for c in fire] == [(camera_id, "ended")]
+    assert "ended" in schema["CameraState"]["enum"]
+
+
+def test_health_report_keeps_ended_and_maps_closed(engine) -> None:
+    ended = SourceHealth("a")
+    ended.frame_read()
+    ended.ended()
+    stopped = SourceHealth("b")
+    stopped.frame_read()
+    stopped.closed()
+    failed = SourceHealth("c")
+    failed.down("read error")
+    failed.closed()
+    reports = {h.camera_id: camera_health_report(h, worker_id="w") for h in (ended, stopped, failed)}
+    assert {k: r["state"] for k, r in reports.items()} == {"a": "ended", "b": "up", "c": "down"}
+    assert reports["a"]["worker_id"] == "w" and reports["a"]["frames_read"] == 1
 
 
 def test_worker_needs_a_camera(engine) -> None:

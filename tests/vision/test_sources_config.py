@@ -110,6 +110,28 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
     assert len(set(values)) == len(values)  # jittered: no two equal
 
 
+def test_ended_is_final_and_a_failed_source_stays_down() -> None:
+    finished = SourceHealth(camera_id="file")
+    finished.frame_read()
+    finished.ended()
+    finished.down("late error")
+    finished.closed()
+    assert finished.snapshot()["state"] == "ended"
+    assert finished.last_error is None
+
+    failed = SourceHealth(camera_id="broken-file")
+    failed.frame_read()
+    failed.down("read error after 3 frames")
+    failed.ended()
+    assert failed.snapshot()["state"] == "down"
+
+    stopped = SourceHealth(camera_id="stopped")
+    stopped.frame_read()
+    stopped.closed()  # closed by the caller before its end: not finished
+    stopped.ended()
+    assert stopped.snapshot()["state"] == "closed"
+
+
 def test_health_transitions_and_snapshot() -> None:
     health = SourceHealth(camera_id="c1")
     assert health.snapshot()["state"] == "starting"

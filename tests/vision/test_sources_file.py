@@ -168,7 +168,30 @@ def test_corrupt_packets_in_the_middle_are_skipped_and_counted(tmp_path: Path, s
     assert source.health.frames_dropped == len(bad)
     assert metric("vigie_frames_dropped_total", camera=camera, reason="corrupt") - before == len(bad)
     assert f"damaged{suffix}" in (source.health.last_error or "")
-    assert source.health.state == "closed"
+    assert source.health.state == "ended"  # read to its end: a skipped packet does not make it down
+
+
+def test_file_read_to_its_end_is_ended_not_up(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", frames=5, fps=5)
+    source = open_source("cam-end", FileSourceConfig(path=clip))
+    states = []
+    for _frame in source.frames():
+        states.append(source.health.state)
+    assert states == ["up"] * 5
+    assert source.health.state == "ended"
+    source.close()  # the caller's close does not hide that the file finished
+    source.health.down("late error")
+    assert source.health.snapshot()["state"] == "ended"
+
+
+def test_file_without_any_decodable_frame_stays_down(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "all-bad.mp4", frames=5, fps=5, garbage_packets=frozenset(range(5)))
+    source = open_source("cam-all-bad", FileSourceConfig(path=clip))
+    with pytest.raises(SourceError, match=r"all-bad\.mp4"):
+        list(source.frames())
+    assert source.health.state == "down"
+    source.close()
+    assert source.health.state == "down"
 
 
 def test_garbage_file_is_a_source_error_naming_it(tmp_path: Path) -> None:

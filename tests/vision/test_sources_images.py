@@ -53,6 +53,7 @@ def test_images_in_name_order_with_exif_then_mtime_timestamps(tmp_path: Path) ->
     assert [int(f.image[15, 20, 0]) for f in frames] == pytest.approx([50, 100, 150], abs=3)
     assert [f.sequence for f in frames] == [0, 1, 2]
     assert source.health.snapshot()["frames_read"] == 3
+    assert source.health.state == "ended"  # the last image was delivered: finished, not up
 
 
 def test_unreadable_image_is_skipped_and_counted(tmp_path: Path) -> None:
@@ -66,6 +67,26 @@ def test_unreadable_image_is_skipped_and_counted(tmp_path: Path) -> None:
     assert [Path(str(f.metadata["path"])).name for f in frames] == ["1.jpg", "3.jpg"]
     assert health["frames_dropped"] == 1
     assert "2.jpg" in str(health["last_error"])
+    assert health["state"] == "ended"  # one bad image among good ones is not a failed folder
+
+
+def test_folder_without_any_readable_image_is_down_naming_it(tmp_path: Path) -> None:
+    for name in ("1.jpg", "2.png"):
+        (tmp_path / name).write_bytes(b"\xff\xd8 this is not an image")
+    with open_source("cam-img-dead", ImagesSourceConfig(directory=tmp_path)) as source:
+        assert list(source.frames()) == []
+    health = source.health.snapshot()
+    assert health["state"] == "down"
+    assert str(tmp_path) in str(health["last_error"]) and "none of its images" in str(health["last_error"])
+
+
+def test_folder_closed_before_its_end_is_closed_not_ended(tmp_path: Path) -> None:
+    for i in range(3):
+        write_image(tmp_path / f"{i}.jpg", 30 * i)
+    with open_source("cam-img-stop", ImagesSourceConfig(directory=tmp_path)) as source:
+        for _frame in source.frames():
+            break
+    assert source.health.state == "closed"
 
 
 def test_images_sampled_by_capture_time(tmp_path: Path) -> None:
