@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vigie.errors import ConfigError
 
@@ -61,6 +62,30 @@ class Settings(BaseSettings):
         title="Map tile URL",
         description="XYZ tile template, e.g. https://tile.example/{z}/{x}/{y}.png; none = offline map.",
     )
+    # NoDecode: the environment gives a comma-separated list, not JSON.
+    trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        title="Trusted proxies",
+        description="IPs or CIDRs of the reverse proxies in front of the API, comma-separated "
+        "(10.0.0.5,172.16.0.0/12). Only their X-Forwarded-For is believed; empty = none.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not an IP address or CIDR (10.0.0.5, 10.0.0.0/8)") from exc
+        return networks
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -3,6 +3,8 @@
 Stations, water levels, shorelines and reports need the `coastal` role. Citizens upload photos without a
 token (`POST /shoreline/stations/{slug}/photos`, from the page `/shoreline/upload/{slug}`): uploads are
 limited in size and rate per client address, and refused with a stable `error` code the page translates.
+The rate limit is counted in the database (shared by every worker process) on the real client address:
+X-Forwarded-For is believed only from `settings.trusted_proxies` (services/rate_limits).
 Accepted photos are processed after the response (a background task) unless `?process=false`, in which
 case `vigie shoreline-worker` picks them up.
 """
@@ -10,9 +12,6 @@ case `vigie shoreline-worker` picks them up.
 from __future__ import annotations
 
 import tempfile
-import threading
-import time
-from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from vigie.api.deps import SessionDep, SettingsDep, require_roles
 from vigie.errors import InvalidInputError, NotFoundError
-from vigie.services import shoreline_exports, shoreline_photos, shoreline_stations
+from vigie.services import rate_limits, shoreline_exports, shoreline_photos, shoreline_stations
 from vigie.services.shoreline_schemas import (
     PhotoRead,
     StationCreate,
@@ -44,37 +43,33 @@ CoastalRole = Annotated[Principal, require_roles(Role.COASTAL)]
 MAX_UPLOAD_BYTES = shoreline_photos.MAX_PHOTO_BYTES
 UPLOADS_PER_WINDOW = 20
 UPLOAD_WINDOW_S = 600.0
+UPLOAD_SCOPE = "shoreline-upload"
 # HTTP status of each intake refusal (the body's `error` is the code).
 REJECTION_STATUS = {"too_large": 413, "not_an_image": 415, "duplicate": 409}
 
 
-class UploadRateLimiter:
-    """At most `limit` uploads per client address in a sliding `window_s` (in memory, per process)."""
-
-    def __init__(self, limit: int = UPLOADS_PER_WINDOW, window_s: float = UPLOAD_WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and now - hits[0] > self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 10_000:  # bounded: forget clients idle for a whole window
-                self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] <= self.window_s}
-            return True
+def upload_rate_limiter(
+    limit: int = UPLOADS_PER_WINDOW, window_s: float = UPLOAD_WINDOW_S
+) -> rate_limits.RateLimiter:
+    """At most `limit` upload attempts per client address in a sliding `window_s`, across processes."""
+    return rate_limits.RateLimiter(scope=UPLOAD_SCOPE, limit=limit, window_s=window_s)
 
 
-def _limiter(request: Request) -> UploadRateLimiter:
+def _limiter(request: Request) -> rate_limits.RateLimiter:
     limiter = getattr(request.app.state, "shoreline_upload_limiter", None)
     if limiter is None:
-        limiter = request.app.state.shoreline_upload_limiter = UploadRateLimiter()
+        limiter = request.app.state.shoreline_upload_limiter = upload_rate_limiter()
     return limiter
+
+
+def _client_key(request: Request, settings: SettingsDep) -> str:
+    """The HMAC of the real client address (behind a trusted proxy, from X-Forwarded-For)."""
+    address = rate_limits.client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
+    return rate_limits.address_key(address, settings.secret_key)
 
 
 def _media(settings: SettingsDep) -> Path:
@@ -221,9 +216,8 @@ def upload_photo(
     taken_at: Annotated[datetime | None, Form(description="Capture time from the device, if no EXIF")] = None,
     process: Annotated[bool, Query(description="Process after the response (else: the worker)")] = True,
 ) -> Response | PhotoRead:
-    """Public citizen upload: no token; size- and rate-limited."""
-    client = request.client.host if request.client else "unknown"
-    if not _limiter(request).allow(client):
+    """Public citizen upload: no token; size- and rate-limited (refused uploads count: it limits attempts)."""
+    if not _limiter(request).allow(session, key=_client_key(request, settings)):  # commits its hit
         return _refusal("rate_limited", "too many photos from this address; try again in a few minutes", 429)
     # A plain `def` route: reading, decoding and the database run in the threadpool, not the event loop.
     data = photo.file.read(MAX_UPLOAD_BYTES + 1)

@@ -7,13 +7,16 @@ resolution_m}, timezone}; `tide` harmonic constituents. The geometry code works 
 origin); `station_geometry` does that conversion. `calibration_version` is a digest of everything the
 geometry depends on, recorded on every shoreline so that results of different set-ups are told apart.
 
-Keyword-only functions over a session: they flush, callers commit.
+Keyword-only functions over a session: they flush, callers commit. Replacing the reference image removes
+the old file once the change is committed (and the new file if it is rolled back): see
+`set_reference_image`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 from shapely.geometry import Point
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from vigie.calibration import crs as crs_mod
 from vigie.calibration.camera_pose import DEFAULT_FIT, min_gcps
@@ -32,6 +35,11 @@ from vigie.services.sites import get_site
 from vigie.store.models import ShorelineStation
 
 UPLOAD_PAGE = "/shoreline/upload/{slug}"
+# session.info keys of the reference files pending a commit or rollback (see set_reference_image).
+_REFERENCES_KEY = "shoreline_reference_files"
+_OBSOLETE_KEY = "shoreline_reference_obsolete"
+
+log = logging.getLogger(__name__)
 
 
 def get_station(session: Session, *, slug: str) -> ShorelineStation:
@@ -168,7 +176,11 @@ def delete_station(session: Session, *, slug: str) -> None:
 
 
 def set_reference_image(session: Session, *, slug: str, data: bytes, media_dir: Path) -> ShorelineStation:
-    """Store the station's reference photo (the image whose pixels the GCP u, v refer to)."""
+    """Store the station's reference photo (the image whose pixels the GCP u, v refer to).
+
+    The new file is written beside the old one. Once the session commits, the file the station no longer
+    points to is deleted; if it rolls back instead, the new file is (the committed reference stays whole).
+    """
     station = get_station(session, slug=slug)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
@@ -176,14 +188,84 @@ def set_reference_image(session: Session, *, slug: str, data: bytes, media_dir: 
     sha = hashlib.sha256(data).hexdigest()
     relative = Path("shoreline") / slug / f"reference-{sha[:16]}.jpg"
     target = media_dir / relative
+    created = not target.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
+    _track_reference_files(
+        session, station, new_path=relative.as_posix(), created=created, media_dir=media_dir
+    )
     station.reference_image_path = relative.as_posix()
     h, w = image.shape[:2]
     station.setup = {**(station.setup or {}), "reference_size": [w, h]}
     station.calibration_version = calibration_digest(station, sha)
     session.flush()
     return station
+
+
+# --- reference files after commit or rollback ---------------------------------------------------------
+# session.info[_REFERENCES_KEY]: {station id: (media_dir, path committed before, paths this transaction
+# created)}. Files go only once the database says which one is in use, so a failed commit or a rollback
+# never loses the reference the committed station points to.
+
+
+def _track_reference_files(
+    session: Session, station: ShorelineStation, *, new_path: str, created: bool, media_dir: Path
+) -> None:
+    tracked = session.info.setdefault(_REFERENCES_KEY, {})
+    if station.id not in tracked:
+        tracked[station.id] = (media_dir, station.reference_image_path, set())
+    if created:
+        tracked[station.id][2].add(new_path)
+    if not event.contains(session, "before_commit", _find_obsolete_references):
+        event.listen(session, "before_commit", _find_obsolete_references)
+        event.listen(session, "after_commit", _delete_obsolete_references)
+        event.listen(session, "after_transaction_end", _delete_rolled_back_references)
+
+
+def _find_obsolete_references(session: Session) -> None:
+    """Before the commit, while SQL can still run: the files the stations will no longer point to."""
+    tracked = session.info.get(_REFERENCES_KEY)
+    if not tracked or session.in_nested_transaction():  # a savepoint's release decides nothing yet
+        return
+    session.flush()
+    rows = session.execute(
+        select(ShorelineStation.id, ShorelineStation.reference_image_path).where(
+            ShorelineStation.id.in_(list(tracked))
+        )
+    )
+    current = {station_id: path for station_id, path in rows}
+    session.info[_OBSOLETE_KEY] = [
+        media_dir / path
+        for station_id, (media_dir, before, created) in tracked.items()
+        # current None: the station is deleted, none of its references is kept
+        for path in {before, *created}
+        if path is not None and path != current.get(station_id)
+    ]
+
+
+def _delete_obsolete_references(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_REFERENCES_KEY, None)
+    for path in session.info.pop(_OBSOLETE_KEY, []):
+        _remove(path)
+
+
+def _delete_rolled_back_references(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended without commit (after one, nothing is left): drop the new files."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(_OBSOLETE_KEY, None)
+    for media_dir, before, created in session.info.pop(_REFERENCES_KEY, {}).values():
+        for path in created - {before}:
+            _remove(media_dir / path)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # a leftover file is harmless; failing the committed request is not
+        log.warning("could not delete the replaced shoreline reference %s: %s", path, exc)
 
 
 def station_read(session: Session, station: ShorelineStation) -> StationRead:

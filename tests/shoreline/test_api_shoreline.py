@@ -194,7 +194,7 @@ def test_upload_reasons_for_refusal(client, coastal, media, monkeypatch):
 
 def test_uploads_are_rate_limited_per_client(client, coastal, media):
     assert client.post("/api/v1/shoreline/stations", json=station_body(), headers=coastal).status_code == 201
-    client.app.state.shoreline_upload_limiter = routes_shoreline.UploadRateLimiter(limit=2, window_s=60)
+    client.app.state.shoreline_upload_limiter = routes_shoreline.upload_rate_limiter(limit=2, window_s=60)
     codes = [upload(client, b"junk").status_code for _ in range(3)]
     assert codes == [415, 415, 429]
 
