@@ -15,8 +15,9 @@ Validated with pydantic (`extra="forbid"`): an error names the file, the key, it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from vigie.config_loader import load_yaml_model
@@ -37,6 +38,18 @@ class CameraConfig(CameraCreate):
     source: SourceConfig | None = Field(
         None, title="Source", description="Where frames come from (file, images, stream or snapshot)."
     )
+
+    @model_validator(mode="after")
+    def _presets_are_known_poses(self) -> Self:
+        # A patrol stop without its pose's heading would give bearings from a guessed direction.
+        known = {pose.name for pose in self.poses}
+        unknown = [p.pose for p in getattr(self.source, "presets", []) if p.pose not in known]
+        if unknown:
+            raise ValueError(
+                f"source.presets: pose(s) {', '.join(unknown)} not among this camera's poses "
+                f"({', '.join(sorted(known)) or 'none'}): declare each preset in `poses` with its heading"
+            )
+        return self
 
 
 class SiteConfig(BaseModel):

@@ -91,3 +91,32 @@ def test_sync_site_is_idempotent_and_redacts_secrets(session, tmp_path: Path) ->
     port = get_camera(session, camera_id=second["port"].camera_id)
     assert quai.heading_deg == 10
     assert "secret" not in (port.source_uri or "")
+
+
+PTZ = """\
+site: {slug: sarthe, name: Sarthe, kind: fire, longitude: 0.2, latitude: 48.0}
+cameras:
+  - slug: tour-1
+    name: Tour 1
+    role: lookout
+    hfov_deg: 54
+    poses:
+      - {name: nord, heading_deg: 0}
+      - {name: est, heading_deg: 90}
+    source:
+      type: snapshot
+      url: "http://admin:secret@10.0.0.7/ISAPI/Streaming/channels/101/picture"
+      presets:
+        - {pose: nord, goto_url: "http://admin:secret@10.0.0.7/ISAPI/PTZCtrl/channels/1/presets/1/goto"}
+        - {pose: est, goto_url: "http://admin:secret@10.0.0.7/ISAPI/PTZCtrl/channels/1/presets/2/goto"}
+"""
+
+
+def test_ptz_patrol_presets_must_be_declared_poses(tmp_path: Path) -> None:
+    config = load_site_config(write(tmp_path, PTZ))
+    assert [p.pose for p in config.cameras[0].source.presets] == ["nord", "est"]
+    with pytest.raises(ConfigError) as err:
+        load_site_config(write(tmp_path, PTZ.replace("- {pose: est", "- {pose: ouest")))
+    assert "cameras.0" in str(err.value) and "pose(s) ouest not among this camera's poses (est, nord)" in str(
+        err.value
+    )

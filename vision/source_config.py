@@ -163,6 +163,43 @@ class StreamSourceConfig(_SourceConfigBase, _SampledMixin, _ReconnectMixin):
         return _check_scheme(value, STREAM_SCHEMES, "stream")
 
 
+class PtzPresetConfig(_SourceConfigBase):
+    """One stop of a PTZ camera's patrol: move to a preset, let it settle, take the snapshot."""
+
+    pose: str = Field(
+        min_length=1,
+        max_length=64,
+        title="Pose",
+        description="Name of the camera's PTZ preset (`poses[].name` of the camera): frames taken here carry "
+        "it, so that bearings use this preset's heading and field of view.",
+    )
+    goto_url: str | None = Field(
+        None,
+        repr=False,
+        title="Move URL",
+        description="http(s) URL requested (GET) to move the camera to this preset, e.g. the camera's CGI "
+        "`.../PTZCtrl/channels/1/presets/2/goto`. None when `url` is already this preset's own snapshot.",
+    )
+    url: str | None = Field(
+        None,
+        repr=False,
+        title="Snapshot URL",
+        description="Snapshot at this preset; default: the source's url.",
+    )
+    settle_s: float = Field(
+        3.0,
+        ge=0,
+        le=120,
+        title="Settle time (s)",
+        description="Wait after the move (motors, focus, exposure).",
+    )
+
+    @field_validator("goto_url", "url")
+    @classmethod
+    def _http_scheme(cls, value: str | None) -> str | None:
+        return None if value is None else _check_scheme(value, SNAPSHOT_SCHEMES, "preset")
+
+
 class SnapshotSourceConfig(_SourceConfigBase, _ReconnectMixin):
     type: Literal["snapshot"] = Field("snapshot", title="Source type")
     url: str = Field(
@@ -173,6 +210,12 @@ class SnapshotSourceConfig(_SourceConfigBase, _ReconnectMixin):
     max_bytes: int = Field(
         32 * 1024 * 1024, gt=0, title="Largest image (bytes)", description="Larger answers are refused."
     )
+    presets: list[PtzPresetConfig] = Field(
+        default_factory=list,
+        title="PTZ patrol",
+        description="A PTZ camera's presets, visited in turn, one snapshot each (`interval_s` apart); each "
+        "frame carries its preset's `pose`. Empty for a fixed camera.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -181,10 +224,17 @@ class SnapshotSourceConfig(_SourceConfigBase, _ReconnectMixin):
 
     @model_validator(mode="after")
     def _stall_after_interval(self) -> SnapshotSourceConfig:
-        if self.stall_timeout_s <= self.interval_s:
+        # A patrol stop also waits for the move to settle before its snapshot.
+        longest_stop = self.interval_s + max((p.settle_s for p in self.presets), default=0.0)
+        if self.stall_timeout_s <= longest_stop:
             raise ValueError(
                 f"stall_timeout_s ({self.stall_timeout_s}) must be longer than interval_s ({self.interval_s})"
+                + (" plus the longest preset settle_s" if self.presets else "")
             )
+        poses = [p.pose for p in self.presets]
+        repeated = sorted({pose for pose in poses if poses.count(pose) > 1})
+        if repeated:
+            raise ValueError(f"presets: each pose once per patrol, repeated: {', '.join(repeated)}")
         return self
 
 
@@ -222,6 +272,7 @@ __all__ = [
     "FileSourceConfig",
     "ImagesSourceConfig",
     "LiveSourceConfig",
+    "PtzPresetConfig",
     "SnapshotSourceConfig",
     "SourceConfig",
     "StreamSourceConfig",

@@ -118,7 +118,9 @@ class LiveSource(Source):
             log.warning("camera %s down: %s; reconnecting in %.2f s", self.camera_id, reason, delay)
             self._stop.wait(delay)
 
-    def _deliver(self, image: np.ndarray, source_time_s: float | None) -> None:
+    def _deliver(
+        self, image: np.ndarray, source_time_s: float | None, metadata: dict[str, object] | None = None
+    ) -> None:
         """Hand one decoded frame to the consumer, dropping the oldest waiting one when the queue is full."""
         frame = Frame(
             image=image,
@@ -126,6 +128,7 @@ class LiveSource(Source):
             captured_at=utc_now(),
             sequence=self._sequence,
             source_time_s=source_time_s,
+            metadata=dict(metadata or {}),
         )
         self._sequence += 1
         if self.health.frame_read(frame.captured_at):
@@ -286,7 +289,11 @@ class StreamSource(LiveSource):
 class SnapshotSource(LiveSource):
     """Polls an HTTP(S) URL that answers one JPEG/PNG per request (most IP cameras have one).
 
-    Credentials in the URL are sent with HTTP basic or digest authentication, as the camera asks.
+    Credentials in the URLs are sent with HTTP basic or digest authentication, as the camera asks. With
+    `presets`, the source patrols a PTZ camera: for each preset in turn it requests the move URL, waits for
+    the camera to settle, then takes the snapshot, tagged `metadata["pose"]`. A failed move counts as a
+    failed request (the camera is marked down and reconnected): a snapshot taken without the move would
+    carry the wrong pose, hence wrong bearings.
     """
 
     config: SnapshotSourceConfig
@@ -294,46 +301,65 @@ class SnapshotSource(LiveSource):
     def __init__(self, camera_id: str, config: SnapshotSourceConfig) -> None:
         super().__init__(camera_id, config)
         self._opener: urllib.request.OpenerDirector | None = None
-        self._request_url = config.url
+        self._request_urls: dict[str, str] = {}  # configured URL -> the same without credentials
+        self._next_preset = 0  # the patrol resumes where it stopped after a reconnection
 
     def _join_timeout_s(self) -> float:
         return self.config.timeout_s + 1.0
 
     def open(self) -> None:
-        parts = urlsplit(self.config.url)
-        handlers: list[urllib.request.BaseHandler] = []
-        if parts.username is not None:
+        cfg = self.config
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        urls = [cfg.url] + [u for p in cfg.presets for u in (p.goto_url, p.url) if u is not None]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.username is None:
+                self._request_urls[url] = url
+                continue
             # urllib does not take credentials from the URL: move them to auth handlers.
             host = parts.hostname or ""
             netloc = f"{host}:{parts.port}" if parts.port else host
-            self._request_url = urlunsplit(parts._replace(netloc=netloc))
-            passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-            passwords.add_password(None, self._request_url, parts.username, parts.password or "")
-            handlers += [
-                urllib.request.HTTPBasicAuthHandler(passwords),
-                urllib.request.HTTPDigestAuthHandler(passwords),
-            ]
+            bare = urlunsplit(parts._replace(netloc=netloc))
+            self._request_urls[url] = bare
+            passwords.add_password(None, bare, parts.username, parts.password or "")
+        handlers = [
+            urllib.request.HTTPBasicAuthHandler(passwords),
+            urllib.request.HTTPDigestAuthHandler(passwords),
+        ]
         self._opener = urllib.request.build_opener(*handlers)
         super().open()
 
     def _session(self) -> None:
+        cfg = self.config
         next_due = time.monotonic()
         while not self._stop.is_set():
-            image = self._fetch()
+            metadata: dict[str, object] = {}
+            url = cfg.url
+            if cfg.presets:
+                preset = cfg.presets[self._next_preset % len(cfg.presets)]
+                if preset.goto_url is not None:
+                    self._get(preset.goto_url, what=f"preset {preset.pose!r} move")
+                    if self._stop.wait(preset.settle_s):
+                        return
+                url = preset.url or cfg.url
+                metadata["pose"] = preset.pose
+            image = self._fetch(url)
+            self._next_preset += 1
             self._decoded()
-            self._deliver(image, None)
-            next_due += self.config.interval_s
+            self._deliver(image, None, metadata)
+            next_due += cfg.interval_s
             now = time.monotonic()
             next_due = max(next_due, now)  # after a slow request, do not fire a burst to catch up
             if self._stop.wait(next_due - now):
                 return
 
-    def _fetch(self) -> np.ndarray:
+    def _get(self, url: str, *, what: str | None = None) -> tuple[bytes, str]:
+        """GET one URL of this camera: (body, content type); SourceError naming the source (and `what`)."""
         cfg = self.config
-        where = describe(cfg)
+        where = describe(cfg) if what is None else f"{describe(cfg)}: {what}"
         if self._opener is None:
-            raise SourceError(f"{where}: fetched before open()")
-        request = urllib.request.Request(self._request_url, headers={"Cache-Control": "no-cache"})
+            raise SourceError(f"{where}: requested before open()")
+        request = urllib.request.Request(self._request_urls[url], headers={"Cache-Control": "no-cache"})
         try:
             with self._opener.open(request, timeout=cfg.timeout_s) as response:
                 content_type = response.headers.get("Content-Type", "no content type")
@@ -344,6 +370,12 @@ class SnapshotSource(LiveSource):
             raise SourceError(f"{where}: cannot connect ({exc.reason})") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise SourceError(f"{where}: request failed ({type(exc).__name__}: {exc})") from exc
+        return body, content_type
+
+    def _fetch(self, url: str | None = None) -> np.ndarray:
+        cfg = self.config
+        body, content_type = self._get(url or cfg.url)
+        where = describe(cfg)
         if len(body) > cfg.max_bytes:
             raise SourceError(f"{where}: answer larger than max_bytes={cfg.max_bytes}")
         image = cv2.imdecode(np.frombuffer(body, dtype=np.uint8), cv2.IMREAD_COLOR)

@@ -21,6 +21,7 @@ from vigie.vision.source_base import FrameSampler, Source
 from vigie.vision.source_config import (
     FileSourceConfig,
     ImagesSourceConfig,
+    PtzPresetConfig,
     SnapshotSourceConfig,
     SourceConfig,
     StreamSourceConfig,
@@ -67,6 +68,7 @@ __all__ = [
     "ImageDirectorySource",
     "ImagesSourceConfig",
     "LiveSource",
+    "PtzPresetConfig",
     "SnapshotSource",
     "SnapshotSourceConfig",
     "Source",

@@ -2,7 +2,8 @@
 
 Boxes of successive frames are associated into tracks (same class, IoU or centre distance); a track is
 confirmed once it has `hits` boxes (of at least `min_confidence`) within `window_s`. Both numbers come from
-the day's fire-danger level. Tracks forget hits older than the window and expire when silent for a whole
+the day's fire-danger level. A PTZ camera keeps separate tracks per preset (`pose`): the same pixels at
+another preset are another place. Tracks forget hits older than the window and expire when silent for a whole
 window, so the state of a 24/7 camera stays bounded.
 """
 
@@ -34,6 +35,7 @@ class Track:
     track_id: int
     camera: str
     class_name: str
+    pose: str | None = None
     hits: deque[Hit] = field(default_factory=deque)
     first_seen_at: datetime | None = None
     confirmed: bool = False
@@ -66,14 +68,14 @@ class Confirmer:
 
     def __init__(self, config: ConfirmationConfig) -> None:
         self.config = config
-        self._tracks: dict[str, list[Track]] = {}
+        self._tracks: dict[tuple[str, str | None], list[Track]] = {}  # by (camera, PTZ pose)
         self._ids = itertools.count(1)
 
     def rule(self, danger_level: int) -> DangerRule:
         return self.config.danger_rules[min(5, max(1, int(danger_level)))]
 
-    def tracks(self, camera: str) -> list[Track]:
-        return list(self._tracks.get(camera, []))
+    def tracks(self, camera: str, pose: str | None = None) -> list[Track]:
+        return list(self._tracks.get((camera, pose), []))
 
     def update(
         self,
@@ -85,11 +87,13 @@ class Confirmer:
         *,
         image_width: int,
         danger_level: int,
+        pose: str | None = None,
     ) -> list[TrackUpdate]:
-        """Associate this frame's boxes with the camera's tracks; return the tracks that got a hit."""
+        """Associate this frame's boxes with the tracks of the camera (at this PTZ pose); return the tracks
+        that got a hit."""
         rule = self.rule(danger_level)
         window = timedelta(seconds=self.config.window_s)
-        tracks = [t for t in self._tracks.get(camera, []) if at - t.last_seen_at <= window]
+        tracks = [t for t in self._tracks.get((camera, pose), []) if at - t.last_seen_at <= window]
         for t in tracks:
             while t.hits and at - t.hits[0].at > window:
                 t.hits.popleft()
@@ -104,7 +108,11 @@ class Confirmer:
             track = self._match(tracks, used, xyxy, class_names[i], image_width)
             if track is None:
                 track = Track(
-                    track_id=next(self._ids), camera=camera, class_name=class_names[i], first_seen_at=at
+                    track_id=next(self._ids),
+                    camera=camera,
+                    class_name=class_names[i],
+                    pose=pose,
+                    first_seen_at=at,
                 )
                 tracks.append(track)
             used.add(track.track_id)
@@ -117,7 +125,7 @@ class Confirmer:
             # Keep confirmed tracks first, then the most recently seen.
             tracks.sort(key=lambda t: (t.confirmed, t.last_seen_at), reverse=True)
             tracks = tracks[: self.config.max_tracks_per_camera]
-        self._tracks[camera] = tracks
+        self._tracks[(camera, pose)] = tracks
         return updates
 
     def _match(

@@ -36,6 +36,9 @@ class CameraGeometry:
 
     def missing(self, pose: str | None = None) -> str | None:
         """Why no bearing can be computed (None when one can)."""
+        if pose is not None and pose not in self.poses:
+            # A preset this camera does not know: its heading would be a guess, and so would the bearing.
+            return "unknown pose"
         heading = self.poses[pose].heading_deg if pose in self.poses else self.heading_deg
         if heading is None:
             return "no heading"

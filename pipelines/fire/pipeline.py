@@ -126,7 +126,10 @@ class FirePipeline:
         keep = np.array([self._class_ok.get(int(c), False) for c in dets.class_id], dtype=bool)
         dets = dets[keep] if len(dets) else dets
         dets.metadata.update(
-            camera_id=frame.camera_id, captured_at=frame.captured_at, sequence=frame.sequence
+            camera_id=frame.camera_id,
+            captured_at=frame.captured_at,
+            sequence=frame.sequence,
+            pose=frame.metadata.get("pose"),
         )
         return dets
 
@@ -152,6 +155,8 @@ class FirePipeline:
                 )
                 dets = dets[~ignored]
         level = self.danger_level(camera.site_id, frame.captured_at)
+        pose = frame.metadata.get("pose")
+        pose = str(pose) if pose is not None else None
         if not len(dets):
             # Tracks still age: an empty frame is an observation too.
             self.confirmer.update(
@@ -162,12 +167,11 @@ class FirePipeline:
                 [],
                 image_width=frame.width,
                 danger_level=level,
+                pose=pose,
             )
             return []
 
         geo = self.geometry(camera)
-        pose = frame.metadata.get("pose")
-        pose = str(pose) if pose is not None else None
         missing = geo.missing(pose)
         if missing is not None:
             self._warn_once(camera.slug, missing)
@@ -184,6 +188,7 @@ class FirePipeline:
             names,
             image_width=frame.width,
             danger_level=level,
+            pose=pose,
         )
 
         hit_of_box: dict[tuple[float, ...], TrackUpdate] = {u.hit.xyxy: u for u in updates}
@@ -266,6 +271,8 @@ class FirePipeline:
             data.update(left_deg=bearing.left_deg, right_deg=bearing.right_deg)
         if missing:
             data["bearing_missing"] = missing
+        if meta.get("pose") is not None:
+            data["pose"] = str(meta["pose"])  # the PTZ preset the bearing was computed at
         return Detection(
             camera_id=camera.camera_id,
             captured_at=meta["captured_at"],
@@ -340,7 +347,8 @@ class FirePipeline:
             if best is not None and frame_rel is not None and data_dir is not None and not best.saved:
                 write_frame(data_dir / frame_rel, best.jpeg)
                 best.saved = True
-            alert, created = upsert_alert(session, alert=draft)
+            # data_dir: a frame of another path this draft replaces (an ingested one) is deleted on commit.
+            alert, created = upsert_alert(session, alert=draft, data_dir=data_dir)
             row_ids = sorted({i for h in hits for i in h.row_ids})
             if row_ids:
                 session.execute(
@@ -367,7 +375,11 @@ class FirePipeline:
 
 
 # Why a camera gives no bearing (CameraGeometry.missing) → the reason an alert's bearing carries.
-BEARING_REASONS = {"no heading": NO_HEADING, "no field of view": NO_FIELD_OF_VIEW}
+BEARING_REASONS = {
+    "no heading": NO_HEADING,
+    "no field of view": NO_FIELD_OF_VIEW,
+    "unknown pose": "camera is at a PTZ preset (pose) it does not know",
+}
 
 
 def _bearing_entry(sighting: Sighting, range_m: float) -> dict[str, Any]:

@@ -38,7 +38,9 @@ def write_video(path, frames, fps: float) -> None:
 def test_example_site_file_is_valid(repo_root):
     config = load_site_config(repo_root / "pipelines" / "fire" / "example.yaml")
     assert config.fire is not None and config.fire.tiling.grid == "1x1"  # see BENCHMARKS, small plumes
-    assert {c.slug for c in config.cameras} == set(config.fire.masks) | {"tour-ouest"}
+    assert {c.slug for c in config.cameras} == set(config.fire.masks) | {"tour-ouest", "tour-sud"}
+    ptz = next(c for c in config.cameras if c.slug == "tour-sud")
+    assert [p.pose for p in ptz.source.presets] == [pose.name for pose in ptz.poses]
 
 
 def test_smoke_command_rejects_a_missing_path(tmp_path):
@@ -50,9 +52,10 @@ def test_smoke_command_rejects_a_missing_path(tmp_path):
 
 
 @pytest.mark.slow
-def test_composited_video_gives_a_confirmed_alert_with_the_true_bearing(shared_datasets, engine, tmp_path):
+def test_composited_video_gives_a_confirmed_alert_with_the_true_bearing(
+    shared_datasets, engine, tmp_path, fire_site
+):
     from vigie.config import CameraConfig, SiteConfig
-    from vigie.pipelines.fire.testing import make_site
     from vigie.pipelines.fire.worker import build_pipeline
     from vigie.services.schemas import SiteCreate
 
@@ -74,20 +77,10 @@ def test_composited_video_gives_a_confirmed_alert_with_the_true_bearing(shared_d
     video = tmp_path / "tour.mp4"
     write_video(video, frames, fps=1.0)
 
-    with session_scope(engine) as session:
-        site = make_site(
-            session,
-            [
-                {
-                    "slug": "tour",
-                    "name": "Tour",
-                    "longitude": 0.2,
-                    "latitude": 47.9,
-                    "heading_deg": HEADING,
-                    "hfov_deg": HFOV,
-                }
-            ],
-        )
+    site = fire_site(
+        [{"slug": "tour", "name": "Tour", "longitude": 0.2, "latitude": 47.9, "heading_deg": HEADING,
+          "hfov_deg": HFOV}]
+    )  # fmt: skip
     ctx, _ = site["tour"]
     config = SiteConfig(
         site=SiteCreate(slug="sarthe", name="Sarthe", kind="fire"),

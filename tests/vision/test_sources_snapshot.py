@@ -167,3 +167,124 @@ def test_unreachable_camera_is_down_and_close_does_not_hang() -> None:
     source.close()
     assert ended.wait(DEADLINE_S)
     assert source.health.state == "closed"
+
+
+PTZ_COLOURS = {"1": (0, 0, 255), "2": (0, 255, 0)}  # BGR: red at preset 1, green at preset 2
+
+
+class PtzCamera(Camera):
+    """A PTZ camera: `/goto/N` moves it to preset N; the snapshot's colour says where it points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = "1"
+        self.moves: list[str] = []
+        self.fail_moves = False
+
+    def snapshot(self) -> bytes:
+        image = np.zeros((60, 80, 3), dtype=np.uint8)
+        image[:] = PTZ_COLOURS[self.position]
+        return cv2.imencode(".png", image)[1].tobytes()
+
+
+def serve_ptz(camera: PtzCamera) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body, kind = 200, b"OK", "text/plain"
+            if self.path.startswith("/goto/"):
+                if camera.fail_moves:
+                    status, body = 503, b"busy"
+                else:
+                    camera.position = self.path.rsplit("/", 1)[1]
+                    camera.moves.append(camera.position)
+            else:
+                body, kind = camera.snapshot(), "image/png"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}"
+
+
+def ptz_config(address: str) -> SnapshotSourceConfig:
+    base = f"http://{address}"
+    return SnapshotSourceConfig.model_validate(
+        {
+            "url": f"{base}/snapshot.png",
+            "interval_s": 0.05,
+            "timeout_s": 2.0,
+            "stall_timeout_s": 1.0,
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.2,
+            "presets": [
+                {"pose": "north", "goto_url": f"{base}/goto/1", "settle_s": 0.01},
+                {"pose": "east", "goto_url": f"{base}/goto/2", "settle_s": 0.01},
+            ],
+        }
+    )
+
+
+def test_ptz_patrol_moves_before_each_snapshot_and_tags_the_pose() -> None:
+    cam = PtzCamera()
+    server, address = serve_ptz(cam)
+    source = open_source("ptz", ptz_config(address))
+    try:
+        frames = wait_until(source, lambda fs: len(fs) >= 4)
+    finally:
+        source.close()
+        server.shutdown()
+        server.server_close()
+    poses = [f.metadata["pose"] for f in frames[:4]]
+    assert poses == ["north", "east", "north", "east"]
+    for frame in frames[:4]:
+        # The image is the one taken after its own move: red at preset 1 (north), green at 2 (east).
+        red = frame.image[..., 2].mean() > 200
+        assert red == (frame.metadata["pose"] == "north"), frame.metadata
+    assert cam.moves[:4] == ["1", "2", "1", "2"]
+
+
+def test_ptz_failed_move_takes_no_snapshot_and_marks_the_camera_down() -> None:
+    cam = PtzCamera()
+    cam.fail_moves = True
+    server, address = serve_ptz(cam)
+    source = open_source("ptz", ptz_config(address))
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        frames = []
+        for item in source.frames(timeout_s=0.05):
+            if item is not None:
+                frames.append(item)
+            if source.health.snapshot()["state"] == "down":
+                break
+            assert time.monotonic() < deadline, source.health.snapshot()
+        health = source.health.snapshot()
+        assert "preset 'north' move: HTTP 503" in str(health["last_error"])
+        assert frames == []  # never a frame that would carry a pose the camera is not at
+        cam.fail_moves = False
+        recovered = wait_until(source, lambda fs: len(fs) >= 1)
+        assert recovered[0].metadata["pose"] == "north"
+    finally:
+        source.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_ptz_presets_are_validated() -> None:
+    base = {"url": "http://cam/snap.jpg", "stall_timeout_s": 20.0, "interval_s": 5.0}
+    with pytest.raises(ValueError, match="repeated: north"):
+        SnapshotSourceConfig.model_validate({**base, "presets": [{"pose": "north"}, {"pose": "north"}]})
+    with pytest.raises(ValueError, match="plus the longest preset settle_s"):
+        SnapshotSourceConfig.model_validate({**base, "presets": [{"pose": "north", "settle_s": 15.0}]})
+    with pytest.raises(ValueError, match="unsupported scheme 'rtsp'"):
+        SnapshotSourceConfig.model_validate({**base, "presets": [{"pose": "n", "goto_url": "rtsp://cam/1"}]})
+    config = SnapshotSourceConfig.model_validate(
+        {**base, "presets": [{"pose": "n", "goto_url": "http://admin:secret@cam/goto/1"}]}
+    )
+    assert "secret" not in repr(config)
