@@ -27,11 +27,11 @@ def restore_logging():
 def test_access_lines_lose_their_query_string(restore_logging, capsys) -> None:
     configure_logging("INFO", json_lines=True)
     access = logging.getLogger("uvicorn.access")
-    for path in ("/api/v1/fire/alerts/stream?ticket=vigie_secret", "/api/v1/lapi/reads?plate=AB-123-CD"):
+    for path in ("/api/v1/alerts/stream?ticket=vigie_secret", "/api/v1/lapi/reads?plate=AB-123-CD"):
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["msg"] for line in lines] == [
-        '127.0.0.1:5000 - "GET /api/v1/fire/alerts/stream?… HTTP/1.1" 200',
+        '127.0.0.1:5000 - "GET /api/v1/alerts/stream?… HTTP/1.1" 200',
         '127.0.0.1:5000 - "GET /api/v1/lapi/reads?… HTTP/1.1" 200',
     ]
     assert all(line["logger"] == "uvicorn.access" and line["level"] == "info" for line in lines)
