@@ -24,7 +24,7 @@ from vigie.services.fire_alerts import AlertDraft, transition, upsert_alert
 from vigie.services.tokens import create_token, revoke_token
 from vigie.settings import Settings
 from vigie.store.db import make_sessionmaker
-from vigie.store.models import Camera, CameraRole, Site, SiteKind
+from vigie.store.models import ApiToken, Camera, CameraRole, Site, SiteKind
 
 SECRET = "fire-stream-tests-secret-" + "k" * 32
 DEADLINE_S = 2.0
@@ -203,16 +203,17 @@ def test_a_ticket_of_a_token_revoked_since_is_refused(client: TestClient, engine
 def test_an_open_stream_ends_when_its_token_dies(
     client: TestClient, engine: sqlalchemy.Engine, ending: str
 ) -> None:
-    expires_at = datetime.now(UTC) + timedelta(seconds=2) if ending == "expired" else None
-    token_id, token = operator_token(engine, expires_at=expires_at)
+    token_id, token = operator_token(engine, expires_at=datetime.now(UTC) + timedelta(hours=1))
     reader = StreamReader(client, stream_url(ticket_for(client, token)))
     try:
         assert reader.status == 200
         reader.wait_for(lambda n, d: n == "health", 5)
-        if ending == "revoked":
-            with make_sessionmaker(engine)() as session:
+        with make_sessionmaker(engine)() as session:
+            if ending == "revoked":
                 revoke_token(session, token_id=token_id)
-                session.commit()
+            else:  # its expiry passes while the stream is open (set in the past: no race with a slow machine)
+                session.get(ApiToken, token_id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
+            session.commit()
         _, data, _ = reader.wait_for(lambda n, d: n == "revoked", 10)
         assert ending in data["reason"]
         assert reader.ended.wait(5), "the server did not close the stream"
