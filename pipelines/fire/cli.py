@@ -52,6 +52,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--danger-level", type=int, choices=range(1, 6), default=3, help="fire-danger level 1-5")
     p.add_argument("--fps", type=float, default=1.0, help="video: frames per second analysed (default 1)")
     p.add_argument("--interval", type=float, default=10.0, help="images: seconds between frames (default 10)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
     p.set_defaults(func=cmd_smoke)
 
 
@@ -142,9 +143,12 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     context = CameraContext(
         camera_id=0, slug=cam.slug, site_id=0, calibration_version=cam.calibration_version
     )
-    report = run_smoke(
-        pipeline, context, _frames(args.path, camera=cam.slug, fps=args.fps, interval_s=args.interval)
-    )
+    from tqdm import tqdm
+
+    frames = _frames(args.path, camera=cam.slug, fps=args.fps, interval_s=args.interval)
+    # On stderr, so that stdout stays one JSON document.
+    with tqdm(frames, desc="smoke", unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
+        report = run_smoke(pipeline, context, bar)
     report["model"] = {"name": detector.name, "version": detector.version}
     report["camera"] = cam.model_dump()
     print(json.dumps(report, indent=2, default=str))

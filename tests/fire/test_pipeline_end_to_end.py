@@ -147,7 +147,9 @@ def test_smoke_command_prints_detections_and_bearings(shared_datasets, tmp_path,
     fire_cli.add_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["smoke", str(images), "--camera", str(camera)])
     assert args.func(args) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the progress bar went to stderr, stdout is one JSON document
+    assert "smoke: 6frame" in captured.err
     assert report["frames"] == 6 and report["detections"]
     (alert,) = report["alerts"]
     assert alert["bearings"][0]["azimuth_deg"] == pytest.approx(TRUE_AZIMUTH, abs=1.0)
