@@ -1,6 +1,12 @@
 """Measure plate reading on `plates/fr-train` (189 photos of French cars; plate text = file name).
 
     python -m vigie.datasets.eval_plates [--samples ../shared/datasets] [--limit N] [--out results.json]
+        [--only NAME,NAME] [--boxes boxes.json] [--no-plain] [--no-voting]
+
+To iterate on the reader quickly: `--boxes` caches the detector's boxes of each photo in a JSON file (written
+on the first run, read afterwards), `--only` restricts the run to the named photos (e.g. last run's
+failures), and `--no-plain --no-voting` keeps the reader stage alone. Figures for the record come from a
+full run without these options.
 
 For every photo, the plate detector runs once; detection recall counts ground-truth boxes matched by a
 kept box at IoU >= 0.5. The plate read for a photo is the read of the kept box that best overlaps the
@@ -8,7 +14,8 @@ ground truth (else the most confident box; none = a miss). Stages, side by side 
 - plain: RapidOCR's own pipeline (text detection with `limit_type=max`, then recognition) on the crop,
   all text concatenated and cleaned, no syntax, no voting;
 - plain + syntax: the same text given to `syntax.search_plate` (look-alike table only, no OCR alternatives);
-- reader: `PlateReader` (line selection and rectification, CTC alternatives, syntax search);
+- reader: `PlateReader.read` on the photo (every box, weak ones confirmed by their read; line selection and
+  rectification, CTC alternatives, syntax search), scored on its read of the ground-truth plate;
 - reader + voting: simulated frames of the same vehicle (the photo, downscaled ×0.6, motion-blurred,
   shifted and darkened, JPEG q=35), each read by the full reader (detector included), then
   `voting.vote`. This is a simulation: real video frames differ more (angle, distance, motion).
@@ -35,7 +42,7 @@ from vigie.errors import NotFoundError
 from vigie.pipelines.lapi.reading import PlateObservation, PlateReader, PlateReaderConfig, crop_with_margin
 from vigie.pipelines.lapi.syntax import clean_text, search_plate
 from vigie.pipelines.lapi.voting import vote
-from vigie.vision.detections import box_iou
+from vigie.vision.detections import Detections, box_iou
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -103,14 +110,39 @@ def variants(image: np.ndarray, box: np.ndarray) -> list[tuple[np.ndarray, np.nd
 
 
 def pick(observations: list[PlateObservation], truth_box: np.ndarray) -> PlateObservation | None:
-    """The read of the box overlapping the ground truth best (IoU >= 0.5), else the most confident one."""
+    """The read of the box overlapping the ground truth best (IoU >= 0.5), else the reader's first one."""
     if not observations:
         return None
     boxes = np.array([o.box for o in observations], np.float32)
     ious = box_iou(boxes, truth_box[None, :])[:, 0]
     if ious.max() >= 0.5:
         return observations[int(ious.argmax())]
-    return max(observations, key=lambda o: o.detection_confidence)
+    return observations[0]
+
+
+class BoxCache:
+    """The detector's kept boxes per photo, from a JSON file when given (the detector is deterministic)."""
+
+    def __init__(self, path: Path | None, reader: PlateReader) -> None:
+        self.path, self.reader = path, reader
+        self.boxes: dict[str, list[list[float]]] = {}
+        if path is not None and path.is_file():
+            self.boxes = json.loads(path.read_text())
+        self.changed = False
+
+    def detect(self, name: str, image: np.ndarray) -> Detections:
+        """Every box the detector returns (its own score threshold only)."""
+        if name not in self.boxes:
+            dets = self.reader.detector.detect(image)
+            pairs = zip(dets.xyxy, dets.confidence, strict=True)
+            self.boxes[name] = [[*map(float, b), float(c)] for b, c in pairs]
+            self.changed = True
+        rows = np.array(self.boxes[name], np.float32).reshape(-1, 5)
+        return Detections(xyxy=rows[:, :4], confidence=rows[:, 4])
+
+    def save(self) -> None:
+        if self.path is not None and self.changed:
+            self.path.write_text(json.dumps(self.boxes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--no-voting", action="store_true", help="skip the simulated-frames stage")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain RapidOCR stages")
+    parser.add_argument("--only", default=None, help="comma-separated photo file names to run alone")
+    parser.add_argument("--boxes", type=Path, default=None, help="JSON cache of the detector's boxes")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -127,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     if not root.is_dir():
         raise NotFoundError(f"{root} not found: pass --samples pointing at shared/datasets")
     images = load_voc(root / "Annotations", root / "Images")[: args.limit]
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+        images = [item for item in images if Path(item.image_path).name in wanted]
+        missing = wanted - {Path(item.image_path).name for item in images}
+        if missing:
+            raise NotFoundError(f"--only: photos not in {root / 'Images'}: {', '.join(sorted(missing))}")
     reader = PlateReader(PlateReaderConfig())
+    box_cache = BoxCache(args.boxes, reader)
     from rapidocr import RapidOCR
 
     plain_ocr = RapidOCR(
@@ -149,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         truth_box = item.boxes[0].astype(np.float32)
 
         t0 = time.perf_counter()
-        dets = reader.detector.detect(image).above(reader.config.min_detection_confidence)
+        all_dets = box_cache.detect(Path(item.image_path).name, image)
+        dets = all_dets.above(reader.config.min_detection_confidence)
         t_det = time.perf_counter() - t0
         if len(dets) and box_iou(dets.xyxy, truth_box[None, :]).max() >= 0.5:
             detected += 1
@@ -158,18 +201,21 @@ def main(argv: list[str] | None = None) -> int:
             i = int(ious.argmax()) if ious.max() >= 0.5 else int(dets.confidence.argmax())
             box = dets.xyxy[i]
             t1 = time.perf_counter()
-            crop, _ = crop_with_margin(image, box, reader.config.crop_margin)
-            result = plain_ocr(crop)
-            plain = clean_text("".join(getattr(result, "txts", None) or ()))
+            plain = ""
+            if not args.no_plain:
+                crop, _ = crop_with_margin(image, box, reader.config.crop_margin)
+                result = plain_ocr(crop)
+                plain = clean_text("".join(getattr(result, "txts", None) or ()))
             t_plain = t_det + time.perf_counter() - t1
-            t2 = time.perf_counter()
-            obs = reader.read_box(image, box, float(dets.confidence[i]))
-            t_reader = t_det + time.perf_counter() - t2
         else:
-            plain, obs, t_plain, t_reader = "", None, t_det, t_det
-        stages["plain"].add(truth, plain, latency_s=t_plain)
-        syn = search_plate(plain)
-        stages["plain+syntax"].add(truth, syn.text, syn.confidence)
+            plain, t_plain = "", t_det
+        t2 = time.perf_counter()
+        obs = pick(reader.read(image, all_dets), truth_box)
+        t_reader = t_det + time.perf_counter() - t2
+        if not args.no_plain:
+            stages["plain"].add(truth, plain, latency_s=t_plain)
+            syn = search_plate(plain)
+            stages["plain+syntax"].add(truth, syn.text, syn.confidence)
         stages["reader"].add(truth, obs.text if obs else "", obs.confidence if obs else 0.0, t_reader)
 
         if not args.no_voting:
@@ -186,7 +232,16 @@ def main(argv: list[str] | None = None) -> int:
             stages["reader+voting"].add(truth, voted, passage.confidence if passage else 0.0, t_vote)
         if obs is None or obs.text != truth:
             failures.append(
-                {"photo": Path(item.image_path).name, "plain": plain, "reader": obs.text if obs else ""}
+                {
+                    "photo": Path(item.image_path).name,
+                    "plain": plain,
+                    "reader": obs.text if obs else "",
+                    "raw": obs.raw_text if obs else "",
+                    "boxes": len(dets),
+                    "box_iou": round(float(box_iou(dets.xyxy, truth_box[None, :]).max()), 3)
+                    if len(dets)
+                    else 0.0,
+                }
             )
 
     report = {
@@ -196,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": {name: s.summary() for name, s in stages.items() if s.n},
         "reader_failures": failures,
     }
+    box_cache.save()
     json.dump(report, sys.stdout if args.out is None else args.out.open("w"), indent=2)
     print(file=sys.stderr)
     print(f"detection recall (IoU>=0.5): {report['detection_recall_iou50']}", file=sys.stderr)

@@ -2,12 +2,16 @@
 
 Stages (each a method, testable alone):
 1. `plate-yolov8n` (any `vigie.vision.detector` config) finds plate boxes; a box touching the frame edge is
-   flagged `cut_by_edge` (characters may be missing, so its confidence is halved).
+   flagged `cut_by_edge` (characters may be missing, so its confidence is halved). Weak boxes (score 0.25–0.3)
+   are kept only when they read as a French plate; reads come out French plates first.
 2. The box is cropped with a margin and small crops are enlarged (the recogniser works at 48 px height).
 3. RapidOCR's text detector (with `Det.limit_type="max"`: the shipped `min` setting enlarges a plate crop to
    736 px, finds nothing and takes ~1.3 s) returns one quadrilateral per text line; each is warped to an
    upright rectangle (deskew and perspective correction). Lines much smaller than the tallest (department
-   number, regional logo, dealer text) are left out; two stacked lines (square plates) are read top first.
+   number, regional logo, dealer text) are not main lines; two stacked lines (square plates) are read top
+   first. No line found: the text detector tries again on a contrast-equalised crop. The main lines are the
+   plate unless another row reads as a French plate with more confidence (a speed disc above the plate);
+   a box whose read is not French is read again widened (the detector often cuts a shadowed group).
 4. The recogniser's CTC output is decoded into characters with their probability and the probabilities
    of the alternatives at the same place, so the syntax search (`syntax.search_plate`) can fix `O`→`Q` from
    what the network saw rather than by a fixed swap table alone.
@@ -33,12 +37,14 @@ from vigie.errors import InvalidInputError, ModelUnavailableError
 from vigie.pipelines.lapi.syntax import (
     DEFAULT_SYNTAX,
     PlateFormat,
+    PlateMatch,
     ReadChar,
     SyntaxConfig,
     clean_text,
     format_plate,
     search_plate,
 )
+from vigie.vision.detections import Detections
 from vigie.vision.detector import Detector, UltralyticsDetectorConfig, build_detector
 from vigie.vision.frame import Frame
 
@@ -84,7 +90,30 @@ class PlateReaderConfig(BaseModel):
     )
     ocr: OcrSettings = Field(default_factory=OcrSettings, title="OCR", description="RapidOCR settings.")
     min_detection_confidence: float = Field(
-        0.3, ge=0, le=1, title="Minimum box score", description="Plate boxes below are ignored."
+        0.3,
+        ge=0,
+        le=1,
+        title="Minimum box score",
+        description="Plate boxes below are weak: reported only when their read confirms them.",
+    )
+    weak_detection_confidence: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        title="Weak box score",
+        description="Boxes from this score up to the minimum are kept only when they read as a French plate "
+        "with at least `weak_min_plate_confidence` (the syntax confirms a doubtful detection).",
+    )
+    weak_min_plate_confidence: float = Field(
+        0.5, ge=0, le=1, title="Weak box read confidence", description="See `weak_detection_confidence`."
+    )
+    widen_unread: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        title="Widening of unread boxes",
+        description="A box whose read is not a French plate is read again widened by this share of its width "
+        "on each side (the detector often cuts a group of a shadowed plate); 0 = never.",
     )
     max_plates: int = Field(4, ge=1, le=64, title="Plates per image", description="Best boxes read, at most.")
     crop_margin: float = Field(
@@ -134,12 +163,17 @@ class PlateObservation:
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """One rectified text line of a plate crop: its read characters and raw text."""
+    """One rectified text line of a plate crop: its read characters and raw text.
+
+    `main` lines are those at least `min_line_height_ratio` of the tallest; the others (department number,
+    logo, dealer text, or the plate itself when a taller sign shares the box) are read too, as a fallback.
+    """
 
     text: str
     chars: tuple[ReadChar, ...]
     height: float
     center: tuple[float, float]
+    main: bool = True
 
 
 # --- geometry ------------------------------------------------------------------------------------------
@@ -295,40 +329,56 @@ class PlateOcr:
         return [decode_ctc(p, self.vocabulary) for p in probs]
 
     def read_crop(self, crop: np.ndarray, *, use_text_detection: bool = True) -> list[TextLine]:
-        """The plate's main text lines, top to bottom, left to right."""
+        """Every text line of the crop, top to bottom, left to right; `main` marks the plate's tall lines."""
         if crop.shape[0] < self.settings.min_crop_height:
             scale = self.settings.min_crop_height / crop.shape[0]
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         quads = self.text_quads(crop) if use_text_detection else []
-        if quads:
-            heights = [float(np.linalg.norm(q[0] - q[3]) + np.linalg.norm(q[1] - q[2])) / 2 for q in quads]
-            tallest = max(heights)
-            kept = [
-                (q, h)
-                for q, h in zip(quads, heights, strict=True)
-                if h >= self.settings.min_line_height_ratio * tallest
+        if use_text_detection and not quads:
+            # A dark or washed-out plate: the text detector often finds its line once contrast is equalised.
+            equalised = equalise(crop)
+            quads = self.text_quads(equalised)
+            crop = equalised if quads else crop
+        if not quads:  # nothing found: read the whole crop as one line
+            ((text, chars),) = self.recognise([crop])
+            return [
+                TextLine(text, tuple(chars), float(crop.shape[0]), (crop.shape[1] / 2, crop.shape[0] / 2))
             ]
-            images = [rectify_quad(crop, q) for q, _ in kept]
-            geometry = [(h, tuple(q.mean(axis=0).tolist())) for q, h in kept]
-        else:  # nothing found: read the whole crop as one line
-            images = [crop]
-            geometry = [(float(crop.shape[0]), (crop.shape[1] / 2, crop.shape[0] / 2))]
-        lines = [
-            TextLine(text, tuple(chars), h, center)
-            for (text, chars), (h, center) in zip(self.recognise(images), geometry, strict=True)
-        ]
+        heights = [float(np.linalg.norm(q[0] - q[3]) + np.linalg.norm(q[1] - q[2])) / 2 for q in quads]
+        tallest = max(heights)
+        main = [h >= self.settings.min_line_height_ratio * tallest for h in heights]
+        lines: list[TextLine] = []
+        # Main and other lines are recognised in separate batches: a batch pads every line to its widest.
+        for keep in (True, False):
+            picked = [(q, h) for q, h, m in zip(quads, heights, main, strict=True) if m is keep]
+            reads = self.recognise([rectify_quad(crop, q) for q, _ in picked])
+            lines += [
+                TextLine(text, tuple(chars), h, tuple(q.mean(axis=0).tolist()), keep)
+                for (text, chars), (q, h) in zip(reads, picked, strict=True)
+            ]
         return order_lines(lines)
+
+
+def equalise(image: np.ndarray) -> np.ndarray:
+    """Grey, locally contrast-equalised copy (CLAHE) of a BGR crop, as BGR."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    flat = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply(grey)
+    return cv2.cvtColor(flat, cv2.COLOR_GRAY2BGR)
 
 
 def order_lines(lines: Sequence[TextLine]) -> list[TextLine]:
     """Rows top to bottom (centres closer than half a line height share a row), left to right within a row."""
+    return [line for row in _rows(lines) for line in row]
+
+
+def _rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     rows: list[list[TextLine]] = []
     for line in sorted(lines, key=lambda ln: ln.center[1]):
         if rows and abs(line.center[1] - rows[-1][0].center[1]) < 0.5 * max(line.height, rows[-1][0].height):
             rows[-1].append(line)
         else:
             rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda ln: ln.center[0])]
+    return [sorted(row, key=lambda ln: ln.center[0]) for row in rows]
 
 
 # --- the reader --------------------------------------------------------------------------------------------
@@ -352,28 +402,40 @@ class PlateReader:
         self.syntax = syntax
         self.last_timings: dict[str, float] = {}
 
-    def read(self, image: np.ndarray | Frame) -> list[PlateObservation]:
+    def read(self, image: np.ndarray | Frame, detections: Detections | None = None) -> list[PlateObservation]:
+        """Every plate read in the image, likeliest plates first (see `rank_observations`).
+
+        `detections` are the plate detector's boxes when already computed (else the detector runs).
+        """
         frame = image if isinstance(image, Frame) else None
         pixels = image.image if isinstance(image, Frame) else image
         if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3:
             got = f"{type(pixels).__name__} {getattr(pixels, 'shape', '')}"
             raise InvalidInputError(f"plate reader: expected a BGR uint8 H×W×3 image or a Frame, got {got}")
         t0 = time.perf_counter()
-        detections = self.detector.detect(pixels).above(self.config.min_detection_confidence)
+        if detections is None:
+            detections = self.detector.detect(pixels)
+        floor = min(self.config.weak_detection_confidence, self.config.min_detection_confidence)
+        detections = detections.above(floor)
         t1 = time.perf_counter()
         order = np.argsort(-detections.confidence)[: self.config.max_plates]
-        out = [
-            self.read_box(
+        out: list[PlateObservation] = []
+        for i in order:
+            score = float(detections.confidence[i])
+            obs = self.read_box(
                 pixels,
                 detections.xyxy[i],
-                float(detections.confidence[i]),
+                score,
                 captured_at=frame.captured_at if frame else None,
                 sequence=frame.sequence if frame else None,
             )
-            for i in order
-        ]
+            if score >= self.config.min_detection_confidence or self._confirms_weak_box(obs):
+                out.append(obs)
         self.last_timings = {"detect_s": t1 - t0, "ocr_s": time.perf_counter() - t1}
-        return out
+        return rank_observations(out)
+
+    def _confirms_weak_box(self, obs: PlateObservation) -> bool:
+        return is_french(obs) and obs.confidence >= self.config.weak_min_plate_confidence
 
     def read_box(
         self,
@@ -386,12 +448,16 @@ class PlateReader:
     ) -> PlateObservation:
         """Read one plate whose box is known (from the detector, a tracker or ground truth)."""
         height, width = image.shape[:2]
-        crop, _ = crop_with_margin(image, box, self.config.crop_margin)
-        lines = self.ocr.read_crop(crop)
+        lines, match = self._read_lines(image, box)
+        if not is_french(match) and self.config.widen_unread > 0:
+            wider = widen_box(box, self.config.widen_unread, width, height)
+            if wider != tuple(float(v) for v in box):
+                wider_lines, wider_match = self._read_lines(image, wider)
+                if is_french(wider_match):  # only a French plate justifies reading past the box
+                    lines, match = wider_lines, wider_match
         chars = tuple(c for line in lines for c in line.chars)
         raw = " ".join(line.text for line in lines).strip()
         cut = touches_edge(box, width, height, self.config.edge_margin_px)
-        match = search_plate(chars, self.syntax)
         confidence = match.confidence * (0.5 if cut else 1.0)
         text, fmt = match.text, match.format
         if fmt != "unknown" and confidence < self.config.min_plate_confidence:
@@ -409,6 +475,55 @@ class PlateReader:
             sequence=sequence,
             chars=chars,
         )
+
+    def _read_lines(self, image: np.ndarray, box: Sequence[float]) -> tuple[list[TextLine], PlateMatch]:
+        """The lines of the box's crop that read best as a plate, and their syntax match."""
+        crop, _ = crop_with_margin(image, box, self.config.crop_margin)
+        return choose_lines(self.ocr.read_crop(crop), self.syntax)
+
+
+def is_french(match: PlateMatch | PlateObservation) -> bool:
+    return match.format in ("siv", "fni")
+
+
+def choose_lines(
+    lines: Sequence[TextLine], syntax: SyntaxConfig = DEFAULT_SYNTAX
+) -> tuple[list[TextLine], PlateMatch]:
+    """The main (tall) lines, unless one row of lines reads as a French plate with more confidence.
+
+    A taller text inside the plate box (a speed disc above the plate, a dealer's name on the frame) makes
+    the plate's own line look small, and digits alone can pass for an FNI plate with a look-alike swap
+    (`608090` → `608 Q 90`, with a low confidence): the syntax and its confidence, not the height alone,
+    say which line is the plate. The main lines win ties.
+    """
+    main = [line for line in lines if line.main] or list(lines)
+    best = (main, search_plate([c for line in main for c in line.chars], syntax))
+    for row in _rows(lines):
+        if row == main:
+            continue
+        match = search_plate([c for line in row for c in line.chars], syntax)
+        if is_french(match) and (not is_french(best[1]) or match.confidence > best[1].confidence):
+            best = (row, match)
+    return best
+
+
+def widen_box(
+    box: Sequence[float], share: float, width: int, height: int
+) -> tuple[float, float, float, float]:
+    """The box widened by `share` of its width on the left and on the right, clipped to the image."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    grow = (x2 - x1) * share
+    return max(0.0, x1 - grow), y1, min(float(width - 1), x2 + grow), y2
+
+
+def rank_observations(observations: Sequence[PlateObservation]) -> list[PlateObservation]:
+    """French plates first, then plate-like foreign text, then unknown; by read confidence, then box score.
+
+    A speed disc or a sticker may get a higher detector score than the plate below it; what it reads as
+    says which one is the plate.
+    """
+    rank = {"siv": 0, "fni": 0, "foreign": 1, "unknown": 2}
+    return sorted(observations, key=lambda o: (rank[o.format], -o.confidence, -o.detection_confidence))
 
 
 def plain_text(lines: Sequence[TextLine]) -> str:

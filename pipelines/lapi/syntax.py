@@ -14,11 +14,13 @@ Formats recognised:
 
 OCR on French plates mostly adds characters (the euro band's `F`, the department number and regional logo
 on the right) and confuses look-alike glyphs (0/O/Q/D, 1/I, 8/B, 5/S, 2/Z, 6/G). `search_plate` aligns the
-read characters with every French template: characters may be dropped (cheaply at the edges, expensively in
-the middle), each template position takes exactly one read character, and a character outside the
-position's class is replaced only by one of its OCR alternatives or a known look-alike, at a cost. No
-character is ever invented. The best French reading wins only when it is clearly better than the others;
-otherwise the text is reported as `foreign` (plate-like) or `unknown`, never forced into a French plate.
+read characters with every French template: characters may be dropped (cheaply at the edges: the euro band
+on the left, the SIV department band on the right, nothing after an FNI department; in the middle, at a cost
+that grows with the OCR's confidence in the character), each template position takes exactly one read
+character, and a character outside the position's class is replaced only by one of its OCR alternatives or
+a known look-alike, at a cost. No character is ever invented. The best French reading wins only when it is
+clearly better than the others; otherwise the text is reported as `foreign` (plate-like) or `unknown`, never
+forced into a French plate.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ class SyntaxConfig:
     extra_drop_cost: float = 0.8  # any further character dropped at an edge
     left_free_drops: int = 1  # the euro band's F (or what the OCR makes of the blue band)
     right_free_drops: int = 3  # department number (2–3 digits) and a glyph of the regional logo
+    fni_right_free_drops: int = 0  # an FNI plate ends with its department: nothing follows it
     middle_drop_cost: float = 2.5  # per character dropped between matched ones (rarely legitimate)
+    min_middle_drop_cost: float = 0.8  # a faint character between groups (a dash read as a glyph)
     max_corrected: int = 2  # a reading needing more swaps than this is not a French plate
     min_french_confidence: float = 0.5  # below, a doubtful French reading of a plate-like string is `foreign`
     min_french_coverage: float = 0.65  # a French reading explaining less of the read characters is doubtful
@@ -256,14 +260,23 @@ def _best_in_class(rc: ReadChar, allowed: frozenset[str], config: SyntaxConfig) 
     return best, p_best, scores[best] / sum(scores.values())
 
 
-def _drop_cost(i: int, n: int, j: int, m: int, config: SyntaxConfig) -> tuple[float, float]:
-    """(cost, excess) of dropping read character i when j of m positions are filled; excess = unusual part."""
+def _drop_cost(
+    i: int, n: int, j: int, m: int, *, read: ReadChar, right_free: int, config: SyntaxConfig
+) -> tuple[float, float]:
+    """(cost, excess) of dropping read character i when j of m positions are filled; excess = unusual part.
+
+    The free left drop is the euro band (stars and `F`): the OCR makes a letter or a faint glyph of it,
+    never a clear digit. A character dropped between matched ones costs in proportion to how sure the OCR
+    was of it: a faint glyph between two groups is most often the separator dash read as a character, a
+    clear one is a real character that the reading would be throwing away.
+    """
     if j == 0:
-        cost = config.edge_drop_cost if i < config.left_free_drops else config.extra_drop_cost
+        band = i < config.left_free_drops and not (read.char in DIGITS and read.confidence >= 0.5)
+        cost = config.edge_drop_cost if band else config.extra_drop_cost
     elif j == m:
-        cost = config.edge_drop_cost if n - 1 - i < config.right_free_drops else config.extra_drop_cost
+        cost = config.edge_drop_cost if n - 1 - i < right_free else config.extra_drop_cost
     else:
-        cost = config.middle_drop_cost
+        cost = max(config.min_middle_drop_cost, config.middle_drop_cost * read.confidence)
     return cost, max(0.0, cost - config.edge_drop_cost)
 
 
@@ -282,12 +295,13 @@ def _align(chars: Sequence[ReadChar], template: _Template, config: SyntaxConfig)
     back: list[list[tuple[str, str, float] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
     cost[0][0] = 0.0
     options = [[_best_in_class(rc, cls, config) for cls in template.classes] for rc in chars]
+    right_free = config.fni_right_free_drops if template.format == "fni" else config.right_free_drops
     for i in range(n):
         for j in range(m + 1):
             base = cost[i][j]
             if base == inf:
                 continue
-            drop, excess = _drop_cost(i, n, j, m, config)
+            drop, excess = _drop_cost(i, n, j, m, read=chars[i], right_free=right_free, config=config)
             if base + drop < cost[i + 1][j]:
                 cost[i + 1][j] = base + drop
                 back[i + 1][j] = ("drop", "", excess)

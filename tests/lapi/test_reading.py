@@ -13,14 +13,20 @@ import pytest
 
 from vigie.errors import InvalidInputError
 from vigie.pipelines.lapi.reading import (
+    OcrSettings,
+    PlateObservation,
+    PlateOcr,
     PlateReader,
     PlateReaderConfig,
     TextLine,
+    choose_lines,
     crop_with_margin,
     decode_ctc,
     order_lines,
+    rank_observations,
     rectify_quad,
     touches_edge,
+    widen_box,
 )
 from vigie.pipelines.lapi.syntax import ReadChar
 from vigie.vision.detections import Detections
@@ -155,6 +161,150 @@ def test_reader_min_plate_confidence_turns_weak_reads_unknown() -> None:
     image = np.zeros((480, 640, 3), np.uint8)
     weak = reader_with([[100, 100, 300, 150]], [0.9], "AB-1Z3-C0", min_plate_confidence=0.8).read(image)[0]
     assert weak.format == "unknown" and weak.text == "" and weak.raw_text == "AB-1Z3-C0"
+
+
+def test_reader_keeps_a_weak_box_only_when_it_reads_as_a_french_plate() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    plate = reader_with([[100, 100, 300, 150]], [0.27], "AB-123-CD").read(image)
+    assert [o.text for o in plate] == ["AB123CD"]
+    assert reader_with([[100, 100, 300, 150]], [0.27], "BOULANGERIE").read(image) == []
+    assert (
+        reader_with([[100, 100, 300, 150]], [0.27], "AB-123-CD", weak_detection_confidence=0.3).read(image)
+        == []
+    )
+
+
+def test_reader_ranks_plates_before_other_text_and_takes_given_detections() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+
+    class Sign(FakeOcr):  # the top box holds a speed disc, the bottom one the plate
+        def read_crop(self, crop: np.ndarray) -> list[TextLine]:
+            self.text = "60 80 90" if crop.shape[0] > 60 else "FL-986-ZT"
+            return super().read_crop(crop)
+
+    reader = PlateReader(PlateReaderConfig(), detector=FakeDetector([], []), ocr=Sign(""))  # type: ignore[arg-type]
+    given = Detections(
+        xyxy=np.array([[100, 100, 200, 160], [100, 200, 250, 240]], np.float32), confidence=[0.8, 0.4]
+    )
+    obs = reader.read(image, given)  # the fake detector (no boxes) is not called
+    assert [o.text for o in obs] == ["FL986ZT", "608Q90"]  # digits pass for FNI, with a low confidence
+    assert obs[0].detection_confidence == pytest.approx(0.4)
+
+
+class WidthOcr(FakeOcr):
+    """Reads `wide` from crops at least `min_width` px wide, `narrow` from others (a box cut by shadow)."""
+
+    def __init__(self, narrow: str, wide: str, min_width: int) -> None:
+        super().__init__(narrow)
+        self.narrow, self.wide, self.min_width = narrow, wide, min_width
+        self.widths: list[int] = []
+
+    def read_crop(self, crop: np.ndarray) -> list[TextLine]:
+        self.widths.append(crop.shape[1])
+        self.text = self.wide if crop.shape[1] >= self.min_width else self.narrow
+        return super().read_crop(crop)
+
+
+def test_reader_widens_a_box_whose_read_is_not_a_french_plate() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = [300, 100, 400, 140]
+    ocr = WidthOcr("156-RR", "EL-156-RR", min_width=150)
+    obs = PlateReader(PlateReaderConfig(), detector=FakeDetector([], []), ocr=ocr).read_box(image, box)  # type: ignore[arg-type]
+    assert (obs.text, obs.format, obs.raw_text) == ("EL156RR", "siv", "EL-156-RR")
+    assert obs.box == (300.0, 100.0, 400.0, 140.0)  # the detector's box is reported, not the widened one
+    assert ocr.widths[1] > 1.8 * ocr.widths[0]
+    # A widened read that is no French plate either is not taken; widening can be switched off.
+    ocr = WidthOcr("156-RR", "XX EL 156", min_width=150)
+    obs = PlateReader(PlateReaderConfig(), detector=FakeDetector([], []), ocr=ocr).read_box(image, box)  # type: ignore[arg-type]
+    assert (obs.text, obs.format, obs.raw_text) == ("156RR", "foreign", "156-RR")
+    ocr = WidthOcr("156-RR", "EL-156-RR", min_width=150)
+    config = PlateReaderConfig(widen_unread=0)
+    obs = PlateReader(config, detector=FakeDetector([], []), ocr=ocr).read_box(image, box)  # type: ignore[arg-type]
+    assert obs.text == "156RR" and len(ocr.widths) == 1
+    # A French read is never widened.
+    ocr = WidthOcr("AB-123-CD", "EL-156-RR", min_width=150)
+    PlateReader(PlateReaderConfig(), detector=FakeDetector([], []), ocr=ocr).read_box(image, box)  # type: ignore[arg-type]
+    assert len(ocr.widths) == 1
+
+
+def test_widen_box_clips_to_the_image() -> None:
+    assert widen_box((100, 10, 200, 40), 0.5, 640, 480) == (50.0, 10.0, 250.0, 40.0)
+    assert widen_box((10, 10, 630, 40), 0.5, 640, 480) == (0.0, 10.0, 639.0, 40.0)
+
+
+def line_of(text: str, height: float, center: tuple[float, float], *, main: bool = True) -> TextLine:
+    return TextLine(text, tuple(ReadChar(c, 0.99) for c in text if c.isalnum()), height, center, main)
+
+
+def test_choose_lines_prefers_the_line_that_reads_as_a_plate() -> None:
+    # A speed disc above the plate in the same box: its digits are the tallest text.
+    disc = line_of("60 80 90", 58, (95, 35))
+    plate = line_of("FL-986-ZT", 18, (102, 67), main=False)
+    lines, match = choose_lines([disc, plate])
+    assert lines == [plate] and match.text == "FL986ZT"
+    # When the tall lines read as a plate, a smaller French-looking text (a dealer frame) is ignored.
+    main = line_of("AB-123-CD", 50, (100, 40))
+    dealer = line_of("EF-456-GH", 12, (100, 80), main=False)
+    lines, match = choose_lines([main, dealer])
+    assert lines == [main] and match.text == "AB123CD"
+    # Nothing French anywhere: the tall lines, as before.
+    lines, match = choose_lines(
+        [line_of("GARAGE", 50, (100, 40)), line_of("MARTIN", 12, (100, 80), main=False)]
+    )
+    assert [ln.text for ln in lines] == ["GARAGE"] and match.format == "unknown"
+
+
+def test_rank_observations_puts_french_plates_first() -> None:
+    def obs(text: str, fmt: str, conf: float, score: float) -> PlateObservation:
+        return PlateObservation((0, 0, 1, 1), score, text, text, fmt, conf)  # type: ignore[arg-type]
+
+    ranked = rank_observations(
+        [obs("", "unknown", 0, 0.9), obs("AB12CD34", "foreign", 0.9, 0.8), obs("AB123CD", "siv", 0.7, 0.3),
+         obs("EF456GH", "siv", 0.95, 0.3)]
+    )  # fmt: skip
+    assert [o.text for o in ranked] == ["EF456GH", "AB123CD", "AB12CD34", ""]
+
+
+class StubPlateOcr(PlateOcr):
+    """`PlateOcr.read_crop` without RapidOCR: text regions found only on an equalised (grey) crop."""
+
+    def __init__(self, quads: list[np.ndarray], *, grey_only: bool) -> None:
+        self.settings = OcrSettings()
+        self.quads, self.grey_only = quads, grey_only
+        self.detect_calls, self.batches = 0, []  # type: ignore[var-annotated]
+
+    def text_quads(self, crop: np.ndarray) -> list[np.ndarray]:
+        self.detect_calls += 1
+        grey = bool((crop[..., 0] == crop[..., 1]).all() and (crop[..., 1] == crop[..., 2]).all())
+        return self.quads if grey or not self.grey_only else []
+
+    def recognise(self, lines: list[np.ndarray]) -> list[tuple[str, list[ReadChar]]]:  # type: ignore[override]
+        self.batches.append(len(lines))
+        return [("AB-123-CD", [ReadChar(c, 0.99) for c in "AB123CD"]) for _ in lines]
+
+
+def quad(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
+    return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+
+
+def test_read_crop_retries_text_detection_on_an_equalised_crop() -> None:
+    crop = np.zeros((80, 300, 3), np.uint8)
+    crop[..., 2] = 40  # dark, tinted: not grey
+    ocr = StubPlateOcr([quad(20, 20, 280, 60)], grey_only=True)
+    lines = ocr.read_crop(crop)
+    assert ocr.detect_calls == 2 and len(lines) == 1 and lines[0].height == pytest.approx(40)
+    # Nothing found either way: the whole crop is read as one line.
+    ocr = StubPlateOcr([], grey_only=True)
+    lines = ocr.read_crop(crop)
+    assert ocr.detect_calls == 2 and len(lines) == 1 and lines[0].height == 80
+
+
+def test_read_crop_marks_small_lines_and_reads_them_apart() -> None:
+    crop = np.full((100, 300, 3), 128, np.uint8)
+    ocr = StubPlateOcr([quad(20, 20, 240, 70), quad(250, 40, 280, 60)], grey_only=False)
+    lines = ocr.read_crop(crop)
+    assert [ln.main for ln in lines] == [True, False]  # the department number is not a main line
+    assert ocr.batches == [1, 1] and ocr.detect_calls == 1
 
 
 def test_reader_rejects_bad_images() -> None:

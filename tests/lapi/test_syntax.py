@@ -6,6 +6,7 @@ import pytest
 
 from vigie.pipelines.lapi.syntax import (
     ReadChar,
+    SyntaxConfig,
     clean_text,
     format_plate,
     is_temporary,
@@ -195,3 +196,52 @@ def test_w_garage_with_an_uncertain_w() -> None:
     match = search_plate(chars)
     assert match.text == "W178JZ"
     assert match.confidence < 0.5  # a W read as N second is a guess, reported as one
+
+
+def test_an_fni_plate_ends_with_its_department() -> None:
+    # The reader's characters for photo `9148 SZ 66` (5 and 2 for S and Z): nothing follows an FNI
+    # department, so the reading keeps the trailing 66 rather than dropping a 6 as SIV band digits.
+    chars = [
+        ReadChar("9", 0.99),
+        ReadChar("1", 0.94, {"7": 0.04}),
+        ReadChar("4", 0.99),
+        ReadChar("8", 0.99),
+        ReadChar("5", 0.90, {"S": 0.06}),
+        ReadChar("2", 0.89, {"Z": 0.04}),
+        ReadChar("6", 0.82, {"5": 0.15}),
+        ReadChar("6", 0.89, {"8": 0.08}),
+    ]
+    assert search_plate(chars).display == "9148 SZ 66"
+    # With the SIV allowance of free trailing characters, the shorter FNI reading wins (the old error).
+    assert search_plate(chars, SyntaxConfig(fni_right_free_drops=3)).display == "9148 S 26"
+    # A clear character after a complete FNI plate is not thrown away for free: the text is not French.
+    assert search_plate("123ABC45").format == "fni"
+    assert search_plate("123ABC456").format == "foreign"
+
+
+def test_the_euro_band_is_not_a_clear_digit() -> None:
+    band = search_plate([ReadChar("E", 0.9), *(ReadChar(c, 0.99) for c in "AB123CD")])
+    assert (band.text, band.format) == ("AB123CD", "siv") and band.confidence > 0.9
+    # A clear digit before the plate is unexplained: the text is reported as read, not as a French plate.
+    digit = search_plate([ReadChar("7", 0.9), *(ReadChar(c, 0.99) for c in "AB123CD")])
+    assert (digit.text, digit.format) == ("7AB123CD", "foreign")
+    # A faint one may be the band (or a bolt): the plate is read.
+    faint = search_plate([ReadChar("7", 0.3), *(ReadChar(c, 0.99) for c in "AB123CD")])
+    assert (faint.text, faint.format) == ("AB123CD", "siv")
+
+
+def test_a_faint_character_between_groups_is_dropped() -> None:
+    # Photo EY-728-WJ: the dash between Y and 7 read as a faint 6.
+    def read(dash_confidence: float) -> list[ReadChar]:
+        return [
+            ReadChar("E", 0.93),
+            ReadChar("Y", 0.77),
+            ReadChar("6", dash_confidence, {"5": 0.15}),
+            *(ReadChar(c, 0.95) for c in "728WJ"),
+        ]
+
+    assert search_plate(read(0.3)).text == "EY728WJ"
+    # The old flat cost of a middle drop made the band E and a 6-for-G reading cheaper.
+    assert search_plate(read(0.3), SyntaxConfig(min_middle_drop_cost=2.5)).text != "EY728WJ"
+    # A character read clearly is a real character: it is not dropped from the middle of a plate.
+    assert search_plate(read(0.99)).text != "EY728WJ"
