@@ -29,7 +29,7 @@ from vigie.api import (
     routes_traffic,
 )
 from vigie.api.auth import ensure_bootstrap_admin
-from vigie.api.errors import install_error_handlers
+from vigie.api.errors import ERROR_RESPONSES, install_error_handlers
 from vigie.settings import Settings, load_settings
 from vigie.store.db import make_engine, make_sessionmaker, upgrade
 
@@ -132,7 +132,7 @@ def create_app(
     install_error_handlers(app)
     install_offline_docs(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(routes_sites.router)
     api.include_router(routes_cameras.router)
     api.include_router(routes_tokens.router)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.errors import AuthenticationError
+from vigie.services.schemas import INT64_MAX
 from vigie.services.tokens import Principal, Role, authenticate
 from vigie.settings import Settings
 from vigie.store.models import ApiToken
@@ -43,6 +44,11 @@ def get_session(factory: Annotated[sessionmaker[Session], Depends(get_sessionmak
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# Ids in paths and query strings: positive and within the database's integers, so that a huge number is
+# a 422 naming the parameter rather than an overflow in the driver.
+IdPath = Annotated[int, Path(ge=1, le=INT64_MAX, description="Id of a stored row.")]
+IdQuery = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="Id of a stored row.")]
 
 
 def principal_from_token(
@@ -114,6 +120,8 @@ __all__: list[str] = [
     "BEARER",
     "AdminRole",
     "AnyRole",
+    "IdPath",
+    "IdQuery",
     "SessionDep",
     "SettingsDep",
     "WorkerRole",

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,6 +46,38 @@ DOMAIN_ERROR_STATUS: tuple[tuple[type[VigieError], int, str], ...] = (
 
 # Bearer challenge required by RFC 6750 on every 401.
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class FieldError(BaseModel):
+    """One failing field of a `validation_error` (FastAPI's item, without the submitted value)."""
+
+    type: str
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then the field's path.")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str = Field(
+        description="Stable code: validation_error, invalid_input, unauthenticated, forbidden, not_found, "
+        "conflict, ..."
+    )
+    detail: str | list[FieldError] = Field(
+        description="What is wrong and what was expected; the failing fields for validation_error."
+    )
+
+
+# Documented on every API operation: the schema of each 4xx answer, 422 included (FastAPI's default 422
+# schema would not match the `error` code added here, nor the domain errors' string detail). The content
+# is named as JSON: FastAPI would otherwise document it with the route's media type (HTML, CSV...).
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "4XX": {
+        "model": ErrorBody,
+        "description": "Refused: `error` says why, `detail` what was expected.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+}
 
 
 def error_body(code: str, detail: object) -> dict[str, object]:

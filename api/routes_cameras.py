@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from vigie.api.deps import AdminRole, AnyRole, SessionDep, WorkerRole
+from vigie.api.deps import AdminRole, AnyRole, IdPath, SessionDep, WorkerRole
 from vigie.api.routes_ops import DEFAULT_STALE_AFTER, camera_is_up
 from vigie.services import cameras
 from vigie.services.schemas import CameraCreate, CameraHealthIn, CameraRead, CameraUpdate
@@ -21,26 +21,26 @@ router = APIRouter(tags=["cameras"])
 
 
 @router.get("/sites/{site_id}/cameras", summary="List the cameras of a site")
-def list_site_cameras(site_id: int, session: SessionDep, _: AnyRole) -> list[CameraRead]:
+def list_site_cameras(site_id: IdPath, session: SessionDep, _: AnyRole) -> list[CameraRead]:
     return [CameraRead.model_validate(row) for row in cameras.list_cameras(session, site_id=site_id)]
 
 
 @router.post(
     "/sites/{site_id}/cameras", status_code=status.HTTP_201_CREATED, summary="Add a camera to a site"
 )
-def create_camera(site_id: int, body: CameraCreate, session: SessionDep, _: AdminRole) -> CameraRead:
+def create_camera(site_id: IdPath, body: CameraCreate, session: SessionDep, _: AdminRole) -> CameraRead:
     camera = cameras.create_camera(session, site_id=site_id, data=body)
     session.commit()
     return CameraRead.model_validate(camera)
 
 
 @router.get("/cameras/{camera_id}", summary="Read a camera")
-def get_camera(camera_id: int, session: SessionDep, _: AnyRole) -> CameraRead:
+def get_camera(camera_id: IdPath, session: SessionDep, _: AnyRole) -> CameraRead:
     return CameraRead.model_validate(cameras.get_camera(session, camera_id=camera_id))
 
 
 @router.patch("/cameras/{camera_id}", summary="Update a camera (only the fields sent)")
-def update_camera(camera_id: int, body: CameraUpdate, session: SessionDep, _: AdminRole) -> CameraRead:
+def update_camera(camera_id: IdPath, body: CameraUpdate, session: SessionDep, _: AdminRole) -> CameraRead:
     camera = cameras.update_camera(session, camera_id=camera_id, data=body)
     session.commit()
     return CameraRead.model_validate(camera)
@@ -49,7 +49,7 @@ def update_camera(camera_id: int, body: CameraUpdate, session: SessionDep, _: Ad
 @router.delete(
     "/cameras/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a camera and its data"
 )
-def delete_camera(camera_id: int, session: SessionDep, _: AdminRole) -> Response:
+def delete_camera(camera_id: IdPath, session: SessionDep, _: AdminRole) -> Response:
     cameras.delete_camera(session, camera_id=camera_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -86,7 +86,7 @@ def _health_read(row: CameraHealth, now: datetime) -> CameraHealthRead:
 
 @router.put("/cameras/{camera_id}/health", summary="Report a camera's stream health (workers)")
 def report_camera_health(
-    camera_id: int, body: CameraHealthIn, session: SessionDep, _: WorkerRole
+    camera_id: IdPath, body: CameraHealthIn, session: SessionDep, _: WorkerRole
 ) -> CameraHealthRead:
     row = cameras.record_camera_health(session, camera_id=camera_id, health=body)
     session.commit()

@@ -35,7 +35,15 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigie.api.deps import SessionDep, SettingsDep, WorkerRole, principal_from_token_id, require_roles
+from vigie.api.deps import (
+    IdPath,
+    IdQuery,
+    SessionDep,
+    SettingsDep,
+    WorkerRole,
+    principal_from_token_id,
+    require_roles,
+)
 from vigie.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from vigie.services import fire_alerts
 from vigie.services.fire_cap import alert_to_cap
@@ -56,6 +64,7 @@ from vigie.services.fire_views import (
     fire_cameras,
     frame_file,
 )
+from vigie.services.schemas import DateTimeIn
 from vigie.services.tokens import Principal, Role
 from vigie.settings import Settings
 from vigie.store.models import Alert
@@ -119,8 +128,8 @@ def list_alerts(
     settings: SettingsDep,
     _: OperatorRole,
     active: Annotated[bool, Query(description="Only new, acknowledged and confirmed alerts")] = True,
-    since: Annotated[datetime | None, Query(description="Only alerts changed at or after this time")] = None,
-    site_id: int | None = None,
+    since: Annotated[DateTimeIn | None, Query(description="Only alerts changed at or after this")] = None,
+    site_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AlertOut]:
     rows = fire_alerts.list_alerts(session, active_only=active, since=since, site_id=site_id, limit=limit)
@@ -138,7 +147,7 @@ def alerts_geojson(
     settings: SettingsDep,
     _: OperatorRole,
     active: bool = True,
-    site_id: int | None = None,
+    site_id: IdQuery = None,
 ) -> Response:
     rows = fire_alerts.list_alerts(session, active_only=active, site_id=site_id)
     body = feature_collection(alerts_out(session, rows, data_dir=settings.data_dir))
@@ -284,6 +293,8 @@ def alerts_stream_ticket(settings: SettingsDep, principal: OperatorRole) -> Stre
 @router.get(
     "/alerts/stream",
     summary="Server-Sent Events: `alert` on every change, `health` of cameras, `revoked` when the token dies",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def alerts_stream(
     request: Request,
@@ -380,7 +391,7 @@ async def _stream_events(
 
 
 @router.get("/alerts/{alert_id}", summary="Read an alert with its status history")
-def get_alert(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> AlertOut:
+def get_alert(alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> AlertOut:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
     return alert_out(session, alert, data_dir=settings.data_dir, with_events=True)
 
@@ -390,7 +401,7 @@ def get_alert(alert_id: int, session: SessionDep, settings: SettingsDep, _: Oper
     summary="Acknowledge, confirm, mark as false alarm, or close an alert (409 if illegal from its status)",
 )
 def change_alert_status(
-    alert_id: int,
+    alert_id: IdPath,
     action: Literal["acknowledge", "confirm", "false-alarm", "close"],
     session: SessionDep,
     settings: SettingsDep,
@@ -414,7 +425,9 @@ def change_alert_status(
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def alert_frame(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> FileResponse:
+def alert_frame(
+    alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: OperatorRole
+) -> FileResponse:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
     path = frame_file(alert, data_dir=settings.data_dir)
     if path is None:
@@ -430,7 +443,7 @@ def alert_frame(alert_id: int, session: SessionDep, settings: SettingsDep, _: Op
     responses={200: {"content": {"application/cap+xml": {}}}},
 )
 def alert_cap(
-    alert_id: int, session: SessionDep, settings: SettingsDep, fire: FireSettingsDep, _: OperatorRole
+    alert_id: IdPath, session: SessionDep, settings: SettingsDep, fire: FireSettingsDep, _: OperatorRole
 ) -> Response:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
     out = alert_out(session, alert, data_dir=settings.data_dir, with_events=True)
@@ -444,7 +457,7 @@ def alert_cap(
     response_class=Response,
     responses={200: {"content": {"application/geo+json": {}}}},
 )
-def alert_geojson(alert_id: int, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> Response:
+def alert_geojson(alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: OperatorRole) -> Response:
     alert = fire_alerts.get_alert(session, alert_id=alert_id)
     body = feature_collection([alert_out(session, alert, data_dir=settings.data_dir)])
     return Response(json.dumps(body), media_type="application/geo+json")
@@ -483,7 +496,7 @@ def _danger_out(session: Session, *, site_id: int | None, day: date) -> DangerLe
 def get_danger_level(
     session: SessionDep,
     _: OperatorRole,
-    site_id: int | None = None,
+    site_id: IdQuery = None,
     day: Annotated[date | None, Query(description="Default: today in the site's time zone")] = None,
 ) -> DangerLevelOut:
     day = day or fire_alerts.local_today(session, site_id=site_id)

@@ -11,18 +11,19 @@ plate-related messages show plates masked (`lapi_plates.mask_plate`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigie.api.deps import SessionDep, SettingsDep, require_roles
+from vigie.api.deps import IdPath, IdQuery, SessionDep, SettingsDep, require_roles
 from vigie.errors import InvalidInputError
 from vigie.services import lapi_gdpr, lapi_parking, lapi_subscribers
 from vigie.services.lapi_plates import hash_plate, parse_plate_input
@@ -38,6 +39,7 @@ from vigie.services.lapi_schemas import (
     SubscriberIn,
     SubscriberRead,
 )
+from vigie.services.schemas import DateTimeIn, RowId
 from vigie.services.tokens import Principal, Role
 from vigie.store.models import ParkingSession, ParkingStatus, PlateRead
 from vigie.store.types import utcnow
@@ -77,7 +79,7 @@ PurposeField = Annotated[
 
 
 class CarParkCreate(CarParkIn):
-    site_id: int
+    site_id: RowId
 
 
 class _Search(BaseModel):
@@ -88,21 +90,34 @@ class _Search(BaseModel):
 
 
 class ReadSearch(_Search):
-    car_park_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    car_park_id: RowId | None = None
+    since: DateTimeIn | None = None
+    until: DateTimeIn | None = None
     limit: int = Field(100, ge=1, le=1000)
 
 
 class SessionSearch(_Search):
     status: ParkingStatus | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: DateTimeIn | None = None
+    until: DateTimeIn | None = None
     limit: int = Field(100, ge=1, le=1000)
 
 
 class SubscriberSearch(_Search):
-    valid_at: datetime | None = None
+    valid_at: DateTimeIn | None = None
+
+
+SearchT = TypeVar("SearchT", bound=_Search)
+
+
+def query_search(model: type[SearchT], **values: object) -> SearchT:
+    """The search of a GET listing, built from its query parameters. The model's own checks (a purpose
+    that is blank once stripped...) are then refused as a 422 on that query parameter, not a 500."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from exc
 
 
 def refuse_plate_in_query(request: Request) -> None:
@@ -135,7 +150,7 @@ def _audit(
 
 
 @router.get("/lapi/car-parks", response_model=list[CarParkRead])
-def list_car_parks(session: SessionDep, _: ParkingRole, site_id: int | None = None) -> list[CarParkRead]:
+def list_car_parks(session: SessionDep, _: ParkingRole, site_id: IdQuery = None) -> list[CarParkRead]:
     rows = lapi_parking.list_car_parks(session, site_id=site_id)
     return [CarParkRead.model_validate(row) for row in rows]
 
@@ -150,13 +165,13 @@ def create_car_park(data: CarParkCreate, session: SessionDep, _: ParkingRole) ->
 
 
 @router.get("/lapi/car-parks/{car_park_id}", response_model=CarParkRead)
-def get_car_park(car_park_id: int, session: SessionDep, _: ParkingRole) -> CarParkRead:
+def get_car_park(car_park_id: IdPath, session: SessionDep, _: ParkingRole) -> CarParkRead:
     return CarParkRead.model_validate(lapi_parking.get_car_park(session, car_park_id=car_park_id))
 
 
 @router.patch("/lapi/car-parks/{car_park_id}", response_model=CarParkRead)
 def update_car_park(
-    car_park_id: int, data: CarParkUpdate, session: SessionDep, _: ParkingRole
+    car_park_id: IdPath, data: CarParkUpdate, session: SessionDep, _: ParkingRole
 ) -> CarParkRead:
     row = lapi_parking.update_car_park(session, car_park_id=car_park_id, data=data)
     session.commit()
@@ -164,7 +179,7 @@ def update_car_park(
 
 
 @router.delete("/lapi/car-parks/{car_park_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_car_park(car_park_id: int, session: SessionDep, _: ParkingRole) -> Response:
+def delete_car_park(car_park_id: IdPath, session: SessionDep, _: ParkingRole) -> Response:
     lapi_parking.delete_car_park(session, car_park_id=car_park_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -172,16 +187,20 @@ def delete_car_park(car_park_id: int, session: SessionDep, _: ParkingRole) -> Re
 
 @router.get("/lapi/car-parks/{car_park_id}/occupancy", response_model=OccupancyOut)
 def car_park_occupancy(
-    car_park_id: int,
+    car_park_id: IdPath,
     session: SessionDep,
     _: ParkingRole,
-    start: Annotated[datetime | None, Query(description="Default: 24 h before end.")] = None,
-    end: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    start: Annotated[DateTimeIn | None, Query(description="Default: 24 h before end.")] = None,
+    end: Annotated[DateTimeIn | None, Query(description="Default: now.")] = None,
     step_s: Annotated[float, Query(gt=0, description="Seconds between points.")] = 900.0,
 ) -> OccupancyOut:
     """Vehicles inside over time and now (aggregated: no plate data, no purpose needed)."""
     end = end or utcnow()
-    start = start or end - timedelta(hours=24)
+    if start is None:
+        try:
+            start = end - timedelta(hours=24)
+        except OverflowError:  # an end in the first day of year 1
+            raise InvalidInputError(f"end {end.isoformat()}: too early to go 24 h back; give start") from None
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInputError("start/end: expected datetimes with a time zone, e.g. 2026-11-28T08:00:00Z")
     return lapi_parking.occupancy(session, car_park_id=car_park_id, start=start, end=end, step_s=step_s)
@@ -224,24 +243,26 @@ def _sessions(
     dependencies=[NoPlateQuery],
 )
 def list_sessions(
-    car_park_id: int,
+    car_park_id: IdPath,
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
     status_: Annotated[ParkingStatus | None, Query(alias="status")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTimeIn | None = None,
+    until: DateTimeIn | None = None,
     limit: Limit = 100,
 ) -> list[ParkingSessionOut]:
     """Sessions of a car park, latest first; to look up one plate, POST `…/sessions/search`."""
-    search = SessionSearch(purpose=purpose, status=status_, since=since, until=until, limit=limit)
+    search = query_search(
+        SessionSearch, purpose=purpose, status=status_, since=since, until=until, limit=limit
+    )
     return _sessions(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
 
 
 @router.post("/lapi/car-parks/{car_park_id}/sessions/search", response_model=list[ParkingSessionOut])
 def search_sessions(
-    car_park_id: int,
+    car_park_id: IdPath,
     search: SessionSearch,
     session: SessionDep,
     settings: SettingsDep,
@@ -252,7 +273,7 @@ def search_sessions(
 
 
 @router.post("/lapi/sessions/{session_id}/paid", response_model=ParkingSessionOut)
-def mark_session_paid(session_id: int, session: SessionDep, principal: ParkingRole) -> ParkingSessionOut:
+def mark_session_paid(session_id: IdPath, session: SessionDep, principal: ParkingRole) -> ParkingSessionOut:
     """Record the payment of a session (pay station); the next purge then anonymises it if closed."""
     row = lapi_parking.mark_paid(session, session_id=session_id)
     _audit(session, principal, "lapi.session.paid", f"parking_session:{session_id}", "payment recorded")
@@ -282,13 +303,15 @@ def list_reads(
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
-    car_park_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    car_park_id: IdQuery = None,
+    since: DateTimeIn | None = None,
+    until: DateTimeIn | None = None,
     limit: Limit = 100,
 ) -> list[PlateReadOut]:
     """Plate reads, latest first; to look up one plate, POST `/lapi/reads/search`."""
-    search = ReadSearch(purpose=purpose, car_park_id=car_park_id, since=since, until=until, limit=limit)
+    search = query_search(
+        ReadSearch, purpose=purpose, car_park_id=car_park_id, since=since, until=until, limit=limit
+    )
     return _reads(session, principal, search, settings.secret_key.get_secret_value())
 
 
@@ -322,21 +345,21 @@ def _subscribers(
     dependencies=[NoPlateQuery],
 )
 def list_subscribers(
-    car_park_id: int,
+    car_park_id: IdPath,
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
     principal: ParkingRole,
-    valid_at: datetime | None = None,
+    valid_at: DateTimeIn | None = None,
 ) -> list[SubscriberRead]:
     """Subscriptions of a car park; to look up one plate, POST `…/subscribers/search`."""
-    search = SubscriberSearch(purpose=purpose, valid_at=valid_at)
+    search = query_search(SubscriberSearch, purpose=purpose, valid_at=valid_at)
     return _subscribers(session, principal, car_park_id, search, settings.secret_key.get_secret_value())
 
 
 @router.post("/lapi/car-parks/{car_park_id}/subscribers/search", response_model=list[SubscriberRead])
 def search_subscribers(
-    car_park_id: int,
+    car_park_id: IdPath,
     search: SubscriberSearch,
     session: SessionDep,
     settings: SettingsDep,
@@ -352,7 +375,7 @@ def search_subscribers(
     status_code=status.HTTP_201_CREATED,
 )
 def create_subscriber(
-    car_park_id: int,
+    car_park_id: IdPath,
     data: SubscriberIn,
     purpose: PurposeQuery,
     session: SessionDep,
@@ -369,7 +392,11 @@ def create_subscriber(
 
 @router.get("/lapi/car-parks/{car_park_id}/subscribers/{subscriber_id}", response_model=SubscriberRead)
 def get_subscriber(
-    car_park_id: int, subscriber_id: int, purpose: PurposeQuery, session: SessionDep, principal: ParkingRole
+    car_park_id: IdPath,
+    subscriber_id: IdPath,
+    purpose: PurposeQuery,
+    session: SessionDep,
+    principal: ParkingRole,
 ) -> SubscriberRead:
     row = lapi_subscribers.get_subscriber(session, car_park_id=car_park_id, subscriber_id=subscriber_id)
     _audit(session, principal, "lapi.subscribers.get", f"parking_subscriber:{subscriber_id}", purpose)
@@ -379,8 +406,8 @@ def get_subscriber(
 
 @router.put("/lapi/car-parks/{car_park_id}/subscribers/{subscriber_id}", response_model=SubscriberRead)
 def update_subscriber(
-    car_park_id: int,
-    subscriber_id: int,
+    car_park_id: IdPath,
+    subscriber_id: IdPath,
     data: SubscriberIn,
     purpose: PurposeQuery,
     session: SessionDep,
@@ -400,7 +427,11 @@ def update_subscriber(
     "/lapi/car-parks/{car_park_id}/subscribers/{subscriber_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 def delete_subscriber(
-    car_park_id: int, subscriber_id: int, purpose: PurposeQuery, session: SessionDep, principal: ParkingRole
+    car_park_id: IdPath,
+    subscriber_id: IdPath,
+    purpose: PurposeQuery,
+    session: SessionDep,
+    principal: ParkingRole,
 ) -> Response:
     lapi_subscribers.delete_subscriber(session, car_park_id=car_park_id, subscriber_id=subscriber_id)
     _audit(session, principal, "lapi.subscribers.delete", f"parking_subscriber:{subscriber_id}", purpose)
@@ -439,7 +470,7 @@ async def capped_csv_body(request: Request) -> bytes:
     responses={413: {"description": f"Body over {MAX_IMPORT_BYTES} bytes."}},
 )
 def import_subscribers(
-    car_park_id: int,
+    car_park_id: IdPath,
     purpose: PurposeQuery,
     session: SessionDep,
     settings: SettingsDep,
@@ -465,9 +496,7 @@ def import_subscribers(
 
 
 @router.post("/lapi/purge", response_model=PurgeReport)
-def purge_plate_data(
-    session: SessionDep, principal: ParkingRole, car_park_id: int | None = None
-) -> PurgeReport:
+def purge_plate_data(session: SessionDep, principal: ParkingRole, car_park_id: IdQuery = None) -> PurgeReport:
     """Apply the retention policy now (the same job as `vigie lapi purge`)."""
     if car_park_id is not None:
         lapi_parking.get_car_park(session, car_park_id=car_park_id)

@@ -11,8 +11,8 @@ case `vigie shoreline-worker` picks them up.
 
 from __future__ import annotations
 
+import csv
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, select
 
-from vigie.api.deps import SessionDep, SettingsDep, require_roles
+from vigie.api.deps import IdPath, SessionDep, SettingsDep, require_roles
 from vigie.errors import InvalidInputError, NotFoundError
 from vigie.services import rate_limits, shoreline_exports, shoreline_photos, shoreline_stations
+from vigie.services.schemas import DateTimeIn
 from vigie.services.shoreline_schemas import (
     PhotoRead,
     StationCreate,
@@ -153,7 +154,15 @@ async def import_water_levels(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"water levels file {file.filename}: expected UTF-8 text") from exc
-    samples = parse_water_level_csv(text, name=file.filename or "water levels CSV")
+    name = file.filename or "water levels CSV"
+    try:
+        samples = parse_water_level_csv(text, name=name)
+    except csv.Error as exc:  # e.g. a cell over the csv module's size limit, a stray quote and newline
+        raise InvalidInputError(f"water levels file {name}: not readable as CSV ({exc})") from exc
+    except OverflowError as exc:  # a time such as 0001-01-01T00:00+01:00, before year 1 in UTC
+        raise InvalidInputError(
+            f"water levels file {name}: a time is outside years 1 to 9999 once converted to UTC"
+        ) from exc
     count = shoreline_photos.import_water_levels(session, slug=slug, samples=samples, source=source)
     session.commit()
     times = [s.at for s in samples]
@@ -213,7 +222,9 @@ def upload_photo(
     settings: SettingsDep,
     background: BackgroundTasks,
     photo: Annotated[UploadFile, File(description="A JPEG or PNG photo taken from the station's cradle")],
-    taken_at: Annotated[datetime | None, Form(description="Capture time from the device, if no EXIF")] = None,
+    taken_at: Annotated[
+        DateTimeIn | None, Form(description="Capture time from the device, if no EXIF")
+    ] = None,
     process: Annotated[bool, Query(description="Process after the response (else: the worker)")] = True,
 ) -> Response | PhotoRead:
     """Public citizen upload: no token; size- and rate-limited (refused uploads count: it limits attempts)."""
@@ -246,7 +257,7 @@ PUBLIC_FAILURE_REASON = "the photo could not be processed yet; the coastal team 
 
 
 @router.get("/shoreline/photos/{photo_id}", response_model=PhotoRead)
-def get_photo(photo_id: int, session: SessionDep) -> PhotoRead:
+def get_photo(photo_id: IdPath, session: SessionDep) -> PhotoRead:
     """Status of an uploaded photo (public: the uploader follows it; it holds no personal data)."""
     photo = session.get(ShorelinePhoto, photo_id)
     if photo is None:
@@ -279,7 +290,11 @@ def list_photos(
 CrsQuery = Annotated[str, Query(description="EPSG code of the output: 4326 (lon/lat), 2154, ...")]
 
 
-@router.get("/shoreline/stations/{slug}/shorelines.geojson")
+@router.get(
+    "/shoreline/stations/{slug}/shorelines.geojson",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
 def shorelines_geojson(
     slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326"
 ) -> JSONResponse:
@@ -287,7 +302,11 @@ def shorelines_geojson(
     return JSONResponse(body, media_type="application/geo+json")
 
 
-@router.get("/shoreline/stations/{slug}/shorelines.csv")
+@router.get(
+    "/shoreline/stations/{slug}/shorelines.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def shorelines_csv(
     slug: str, session: SessionDep, principal: CoastalRole, crs: CrsQuery = "4326"
 ) -> Response:
@@ -310,7 +329,11 @@ def report_html(
     )
 
 
-@router.get("/shoreline/stations/{slug}/report.pdf")
+@router.get(
+    "/shoreline/stations/{slug}/report.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 def report_pdf(slug: str, session: SessionDep, settings: SettingsDep, principal: CoastalRole) -> Response:
     from vigie.pipelines.shoreline.report import write_pdf
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigie.api.deps import AdminRole, SessionDep, SettingsDep
+from vigie.api.deps import AdminRole, IdPath, SessionDep, SettingsDep
 from vigie.services import tokens
+from vigie.services.schemas import DateTimeIn
 from vigie.services.tokens import Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -19,7 +20,7 @@ class TokenCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the token.")
     roles: list[Role] = Field(min_length=1, description="Roles granted; admin grants everything.")
-    expires_at: datetime | None = Field(None, description="Optional expiry (timezone-aware).")
+    expires_at: DateTimeIn | None = Field(None, description="Optional expiry (timezone-aware).")
 
 
 class TokenRead(BaseModel):
@@ -55,7 +56,7 @@ def list_tokens(session: SessionDep, _: AdminRole, include_revoked: bool = True)
 
 
 @router.delete("/{token_id}", summary="Revoke an API token")
-def revoke_token(token_id: int, session: SessionDep, _: AdminRole) -> TokenRead:
+def revoke_token(token_id: IdPath, session: SessionDep, _: AdminRole) -> TokenRead:
     row = tokens.revoke_token(session, token_id=token_id)
     session.commit()
     return TokenRead.model_validate(row)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
@@ -174,7 +174,8 @@ def export_od(
 @router.get(
     "/sites.geojson",
     summary="Counting sites (camera points) with totals per direction and class",
-    response_class=JSONResponse,
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
 )
 def counting_sites(
     session: SessionDep,

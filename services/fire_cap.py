@@ -28,7 +28,8 @@ CONFIDENT = 0.6  # detector confidence from which an unconfirmed alert is "Likel
 
 def cap_datetime(moment: datetime) -> str:
     """CAP date-time: seconds precision, numeric offset, UTC written as -00:00 (never 'Z')."""
-    text = moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: glibc's %Y writes year 1 as "1", not the 4 digits XML date-times need.
+    text = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
     return text + "-00:00"
 
 

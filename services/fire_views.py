@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from vigie.calibration.crs import LAMBERT93, to_projected
 from vigie.errors import InvalidInputError, NotFoundError
 from vigie.services.fire_alerts import MAX_REASON_CHARS, NO_HEADING, AlertDraft
+from vigie.services.schemas import DateTimeIn, RowId
 from vigie.store.models import (
     Alert,
     AlertKind,
@@ -276,7 +277,7 @@ class DangerLevelOut(BaseModel):
 class DangerLevelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: int | None = Field(None, description="Null: the level of every site without its own level")
+    site_id: RowId | None = Field(None, description="Null: the level of every site without its own level")
     day: date | None = Field(None, description="Default: today in the site's time zone")
     level: int = Field(ge=1, le=5, title="Fire-danger level", description="1 low … 5 extreme")
 
@@ -300,7 +301,7 @@ class LonLatIn(BaseModel):
 class BearingIn(BaseModel):
     model_config = ConfigDict(extra="allow")  # pipelines may add fields (pose, tilt...); kept as sent
 
-    camera_id: int
+    camera_id: RowId
     camera: str | None = None
     azimuth_deg: float | None = Field(
         ge=0, le=360, description="Degrees from true north; null when the camera cannot give one (see reason)"
@@ -308,7 +309,7 @@ class BearingIn(BaseModel):
     left_deg: float | None = Field(None, ge=0, le=360)
     right_deg: float | None = Field(None, ge=0, le=360)
     range_m: float | None = Field(None, gt=0)
-    seen_at: datetime | None = None
+    seen_at: DateTimeIn | None = None
     reason: str | None = Field(
         None,
         min_length=1,
@@ -347,14 +348,14 @@ class AlertDraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     public_id: str = Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9._:-]+$")
-    site_id: int | None = None
+    site_id: RowId | None = None
     kind: AlertKind
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: DateTimeIn
+    last_seen_at: DateTimeIn
     location: LonLatIn | None = None
     uncertainty: dict[str, Any] | None = Field(None, description="GeoJSON Polygon, lon/lat")
     bearings: list[BearingIn] = Field(default_factory=list, max_length=64)
-    cameras: list[int] = Field(default_factory=list, max_length=64)
+    cameras: list[RowId] = Field(default_factory=list, max_length=64)
     confidence: float | None = Field(None, ge=0, le=1)
     danger_level: int | None = Field(None, ge=1, le=5)
     model_name: str = Field(min_length=1, max_length=100)
@@ -362,7 +363,7 @@ class AlertDraftIn(BaseModel):
     calibration_version: str | None = Field(None, max_length=100)
     frame_jpeg_base64: str | None = Field(None, description="The best frame, a base64 JPEG (≤ 8 MiB)")
     frame_box: list[float] | None = Field(None, min_length=4, max_length=4)
-    frame_camera_id: int | None = None
+    frame_camera_id: RowId | None = None
 
     @field_validator("first_seen_at", "last_seen_at")
     @classmethod

@@ -363,12 +363,14 @@ def occupancy(
         )
     if step_s <= 0:
         raise InvalidInputError(f"occupancy: step_s must be positive, got {step_s}")
-    points = int((end - start).total_seconds() // step_s) + 1
-    if points > MAX_OCCUPANCY_POINTS:
+    # Compared as floats first: a tiny step makes the count infinite, which int() refuses.
+    steps = (end - start).total_seconds() // step_s
+    if steps + 1 > MAX_OCCUPANCY_POINTS:
         raise InvalidInputError(
-            f"occupancy: {points} points from start to end at step {step_s:g} s; "
-            f"at most {MAX_OCCUPANCY_POINTS}"
+            f"occupancy: at most {MAX_OCCUPANCY_POINTS} points from start to end, and step_s {step_s:g} s "
+            f"gives more; expected at least {(end - start).total_seconds() / (MAX_OCCUPANCY_POINTS - 1):g} s"
         )
+    points = int(steps) + 1
     horizon = max(end, now)
     stays = session.execute(
         select(ParkingSession.entry_at, ParkingSession.exit_at, ParkingSession.status).where(

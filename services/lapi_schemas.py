@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from vigie.errors import InvalidInputError
 from vigie.services.lapi_plates import parse_plate_input
-from vigie.services.schemas import Name, Slug
+from vigie.services.schemas import Name, Slug, fits_utc
 from vigie.store.models import CameraRole, ParkingStatus, PlateFormat
 
 RetentionDays = Annotated[
@@ -30,6 +38,8 @@ Purpose = Annotated[
         description="Why plate data is accessed (e.g. 'contestation FPS 2026-118'); kept in the audit log.",
     ),
 ]
+
+AwareDateTimeIn = Annotated[AwareDatetime, AfterValidator(fits_utc)]
 
 
 class _Input(BaseModel):
@@ -111,10 +121,10 @@ class SubscriberIn(_Input):
     plate: str = Field(
         title="Plate", description="AB-123-CD, 1234 AB 56, or a foreign plate's letters/digits."
     )
-    valid_from: AwareDatetime = Field(
+    valid_from: AwareDateTimeIn = Field(
         title="Valid from", description="Start of the subscription (with zone)."
     )
-    valid_to: AwareDatetime | None = Field(
+    valid_to: AwareDateTimeIn | None = Field(
         None, title="Valid to", description="End (exclusive, with zone); None = open-ended."
     )
     reference: str | None = Field(

@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -148,13 +151,16 @@ def _parse_moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
             local = datetime.combine(day_ + timedelta(days=1) if end else day_, time(0), tzinfo=zone)
             return ensure_utc(local)
         moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return ensure_utc(moment)
+    except OverflowError as exc:  # e.g. 9999-12-31 as an end: the day after it, or UTC, is past year 9999
+        hint = "; leave valid_to empty for an open-ended subscription" if end else ""
+        raise InvalidInputError(f"{value!r} is too close to year 1 or 9999 to be stored{hint}") from exc
     except ValueError as exc:
         raise InvalidInputError(
             f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY) nor a datetime with offset"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return ensure_utc(moment)
 
 
 def decode_subscriber_file(raw: bytes) -> str:
@@ -170,6 +176,24 @@ def decode_subscriber_file(raw: bytes) -> str:
             f"subscriber file: byte 0x{raw[exc.start]:02x} at offset {exc.start} is neither UTF-8 nor "
             "Windows-1252 text; expected a CSV saved as UTF-8"
         ) from exc
+
+
+@contextmanager
+def _csv_errors(reader: csv.DictReader[str]) -> Iterator[None]:
+    """A file the csv module cannot parse (a cell over its size limit...) is the file's fault: a 422.
+    `line_num` counts the lines read before the failing one."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise InvalidInputError(
+            f"subscriber file line {reader.line_num + 1}: not readable as CSV ({exc}); "
+            "expected a CSV saved as UTF-8"
+        ) from exc
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    with _csv_errors(reader):
+        yield from reader
 
 
 def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, secret: str) -> ImportReport:
@@ -189,7 +213,8 @@ def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, sec
         )
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     reader = csv.DictReader(io.StringIO("\n".join(lines)), delimiter=delimiter)
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    with _csv_errors(reader):
+        header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in ("plate", "valid_from") if c not in header]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if missing or unknown:
@@ -201,7 +226,7 @@ def import_subscribers_csv(session: Session, *, car_park_id: int, text: str, sec
     rejected: list[RejectedRow] = []
     imported = 0
     seen: set[tuple[str, datetime]] = set()
-    for index, raw in enumerate(reader):
+    for index, raw in enumerate(_csv_rows(reader)):
         line = index + 2
         if index >= MAX_IMPORT_ROWS:
             raise InvalidInputError(f"subscriber file: more than {MAX_IMPORT_ROWS} rows; split it")

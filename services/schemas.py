@@ -6,11 +6,11 @@ Positions are WGS84 `longitude`/`latitude` in degrees; angles are degrees, headi
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigie.store.models import CameraRole, CameraState, SiteKind, WorkerStatus
 
@@ -35,11 +35,34 @@ FovDeg = Annotated[float, Field(gt=0, le=180, title="Field of view (°)")]
 TiltDeg = Annotated[float, Field(ge=-90, le=90, title="Tilt (°)", description="Up from the horizon.")]
 VersionTag = Annotated[str, Field(min_length=1, max_length=100)]
 
+# The largest values the database's integer columns hold (INTEGER / BIGINT): a larger one fails in the
+# driver (a 500), so inputs are bounded to them and refused with a 422 that names the field.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=INT64_MAX, description="Id of a stored row.")]
+
+
+def fits_utc(value: datetime) -> datetime:
+    """`value` unchanged, if it stays a datetime once converted to UTC (naive ones are for the services to
+    refuse or place): `0001-01-01T00:00+01:00` would overflow there, as a 500."""
+    if value.utcoffset() is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                f"{value.isoformat()} is outside years 1 to 9999 once converted to UTC"
+            ) from None
+    return value
+
+
+# Every datetime a request may carry: one that can be stored (as UTC).
+DateTimeIn = Annotated[datetime, AfterValidator(fits_utc)]
+
 
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise ValueError(f"timezone {value!r} is not an IANA time zone name (e.g. Europe/Paris)") from exc
     return value
 
@@ -48,12 +71,19 @@ def redact_uri(uri: str | None) -> str | None:
     """`uri` with any password replaced by `***` (RTSP URLs often embed credentials)."""
     if not uri:
         return uri
-    parts = urlsplit(uri)
-    if parts.password is None:
+    try:
+        parts = urlsplit(uri)
+        password, port = parts.password, parts.port
+    except ValueError:  # unparsable (a bad IPv6 host or port): hide whatever precedes the host
+        scheme, separator, rest = uri.partition("://")
+        return f"{scheme}{separator}***@{rest.rpartition('@')[2]}" if "@" in rest else uri
+    if password is None:
         return uri
     host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    if ":" in host:  # IPv6 literals keep their brackets
+        host = f"[{host}]"
+    if port is not None:
+        host = f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
@@ -150,6 +180,18 @@ class _CameraFields(_Located):
         title="Source URI",
         description="rtsp://, http(s):// snapshot URL or file path; None for upload-only cameras.",
     )
+
+    @field_validator("source_uri")
+    @classmethod
+    def _parsable_uri(cls, value: str | None) -> str | None:
+        # The value is not quoted back: it may hold a password.
+        if value:
+            try:
+                urlsplit(value).port  # noqa: B018 - raises on a bad IPv6 host or a port past 65535
+            except ValueError as exc:
+                raise ValueError(f"not a valid URI ({exc}); expected e.g. rtsp://host:554/stream") from exc
+        return value
+
     elevation_m: float | None = Field(
         None, ge=-500, le=9000, title="Elevation (m)", description="Height of the lens above sea level."
     )
@@ -223,14 +265,18 @@ class CameraRead(BaseModel):
 
 
 class CameraHealthIn(_Input):
-    """What a worker reports about one camera's stream; omitted fields keep their value."""
+    """What a worker reports about one camera's stream; omitted fields keep their value.
 
-    state: CameraState | None = None
-    last_frame_at: datetime | None = None
+    `state` and the counters cannot be null (their columns have no null): omit them to keep them. Their
+    None defaults are never validated nor stored: the service applies only the fields that were sent.
+    """
+
+    state: CameraState = None  # type: ignore[assignment]
+    last_frame_at: DateTimeIn | None = None
     last_error: str | None = Field(None, max_length=4000)
-    reconnects: int | None = Field(None, ge=0)
-    frames_read: int | None = Field(None, ge=0)
-    frames_dropped: int | None = Field(None, ge=0)
+    reconnects: int = Field(None, ge=0, le=INT32_MAX)  # type: ignore[assignment]
+    frames_read: int = Field(None, ge=0, le=INT64_MAX)  # type: ignore[assignment]
+    frames_dropped: int = Field(None, ge=0, le=INT64_MAX)  # type: ignore[assignment]
     worker_id: str | None = Field(None, max_length=128)
 
     @field_validator("last_frame_at")
@@ -245,6 +291,6 @@ class WorkerHeartbeatIn(_Input):
     worker_id: str = Field(min_length=1, max_length=128)
     pipeline: str = Field(min_length=1, max_length=32)
     hostname: str = Field(min_length=1, max_length=255)
-    pid: int = Field(gt=0)
+    pid: int = Field(gt=0, le=INT32_MAX)
     status: WorkerStatus = WorkerStatus.RUNNING
     details: dict[str, Any] | None = None

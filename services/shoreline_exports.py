@@ -125,7 +125,8 @@ def shorelines_csv(session: Session, *, slug: str, epsg: int = WGS84) -> str:
 def parse_epsg(value: str | int) -> int:
     """`4326`, `EPSG:2154` or `2154` → an int; InvalidInputError otherwise."""
     text = str(value).strip().upper().removeprefix("EPSG:")
-    if not text.isdigit():
+    # ASCII digits only (str.isdigit accepts '¹', which int() refuses), and no more than EPSG codes have.
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
         raise InvalidInputError(f"crs {value!r}: expected an EPSG code such as 4326 or EPSG:2154")
     return int(text)
 

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vigie.services.schemas import Latitude, Longitude, Name, Slug, _check_timezone
+from vigie.services.schemas import DateTimeIn, Latitude, Longitude, Name, Slug, _check_timezone
 from vigie.store.models import PhotoStatus
 
 
@@ -84,11 +84,11 @@ class ConstituentIn(_Input):
 
 
 class TideIn(_Input):
-    epoch: datetime
+    epoch: DateTimeIn
     mean_level_m: float = 0.0
     constituents: list[ConstituentIn] = Field(min_length=1)
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: DateTimeIn | None = None
+    valid_to: DateTimeIn | None = None
 
     @field_validator("epoch", "valid_from", "valid_to")
     @classmethod

@@ -29,7 +29,7 @@ def site_zone(name: str) -> ZoneInfo:
     """The IANA time zone of a site; a stored name that is not one is a data error worth naming."""
     try:
         return ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise InvalidInputError(f"site time zone {name!r} is not an IANA time zone name") from exc
 
 
@@ -72,12 +72,20 @@ def parse_bound(
             ) from exc
     else:
         parsed = value
-    if not isinstance(parsed, datetime):
-        day = parsed + timedelta(days=1) if upper else parsed
-        return local_midnight(day, zone)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        if not isinstance(parsed, datetime):
+            bound = local_midnight(parsed + timedelta(days=1) if upper else parsed, zone)
+        else:
+            if parsed.tzinfo is None or parsed.utcoffset() is None:
+                parsed = parsed.replace(tzinfo=zone)
+            bound = parsed.astimezone(UTC)
+        bound.astimezone(zone)  # exports show bounds in local time: that must exist too
+    except OverflowError as exc:  # the first or last day of the calendar, shifted by the site's offset
+        raise InvalidInputError(
+            f"{what} {value!r}: too close to year 1 or 9999 for the site's time zone; expected a date "
+            "such as 2026-11-28"
+        ) from exc
+    return bound
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
