@@ -30,7 +30,12 @@ def ensure_utc(value: Any, *, what: str = "timestamp") -> datetime:
             f"{what}: expected a timezone-aware datetime, got naive {value.isoformat()} "
             "(use datetime.now(UTC) or attach a tzinfo)"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC instant a datetime can hold
+        raise InvalidInputError(
+            f"{what}: {value.isoformat()} is outside years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

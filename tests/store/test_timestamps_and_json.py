@@ -22,6 +22,14 @@ def test_naive_datetime_refused_on_assignment():
         entry.at = datetime(2025, 7, 14, 12, 0)
 
 
+def test_a_time_outside_the_calendar_once_in_utc_is_refused_by_name():
+    # Year 1, one hour east of UTC: its UTC instant is before 0001-01-01, which no datetime holds.
+    with pytest.raises(
+        InvalidInputError, match=r"detections\.captured_at: 0001-01-01T00:00:00\+01:00 is outside"
+    ):
+        Detection(captured_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+
+
 def test_naive_datetime_refused_by_core_insert(engine):
     with engine.begin() as connection, pytest.raises(StatementError) as caught:
         connection.execute(
