@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from vigie.errors import InvalidInputError
+from vigie.store.types import ensure_utc
 
 DEFAULT_MAX_GAP = timedelta(hours=1)
 
@@ -96,31 +97,42 @@ def _parse_time(text: str, where: str) -> datetime:
         raise InvalidInputError(
             f"{where}: time {text!r} has no UTC offset; expected e.g. 2024-01-02T07:20:00Z"
         )
-    return value.astimezone(UTC)
+    return ensure_utc(value, what=f"{where}: time")
 
 
 def parse_water_level_csv(text: str, *, name: str = "water levels CSV") -> list[WaterLevelSample]:
     """Rows `time,level_m` (ISO 8601 with offset; a header row and `#` comments are allowed; `,` or `;`)."""
     delimiter = ";" if text.count(";") > text.count(",") else ","
     samples: list[WaterLevelSample] = []
-    for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
-        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-            continue
-        where = f"{name} line {number}"
-        if len(row) < 2:
-            raise InvalidInputError(f"{where}: expected `time,level_m`, got {delimiter.join(row)!r}")
-        try:
-            level = float(row[1].replace(",", ".") if delimiter == ";" else row[1])
-        except ValueError as exc:
-            if not samples and number == 1:  # a header row
-                continue
-            raise InvalidInputError(f"{where}: level {row[1]!r} is not a number of metres") from exc
-        if not math.isfinite(level):
-            raise InvalidInputError(f"{where}: level {row[1]!r} is not a finite number of metres")
-        samples.append(WaterLevelSample(at=_parse_time(row[0], where), level_m=level))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        for number, row in enumerate(reader, start=1):
+            _add_row(samples, row, number=number, name=name, delimiter=delimiter)
+    except csv.Error as exc:  # a stray quote before a line break, a cell over the csv module's limit
+        raise InvalidInputError(f"{name} line {reader.line_num}: not readable as CSV ({exc})") from exc
     if not samples:
         raise InvalidInputError(f"{name}: no `time,level_m` rows found")
     return samples
+
+
+def _add_row(
+    samples: list[WaterLevelSample], row: list[str], *, number: int, name: str, delimiter: str
+) -> None:
+    """Append the sample of one CSV row; skip blanks, comments and a header row."""
+    if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+        return
+    where = f"{name} line {number}"
+    if len(row) < 2:
+        raise InvalidInputError(f"{where}: expected `time,level_m`, got {delimiter.join(row)!r}")
+    try:
+        level = float(row[1].replace(",", ".") if delimiter == ";" else row[1])
+    except ValueError as exc:
+        if not samples and number == 1:  # a header row
+            return
+        raise InvalidInputError(f"{where}: level {row[1]!r} is not a number of metres") from exc
+    if not math.isfinite(level):
+        raise InvalidInputError(f"{where}: level {row[1]!r} is not a finite number of metres")
+    samples.append(WaterLevelSample(at=_parse_time(row[0], where), level_m=level))
 
 
 def read_water_level_csv(path: Path) -> list[WaterLevelSample]:

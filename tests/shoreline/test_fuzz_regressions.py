@@ -40,7 +40,7 @@ def test_a_water_levels_file_the_csv_module_cannot_read_is_a_422(
     response = _water_levels(client, auth("coastal"), text)
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert detail.startswith("water levels file tide.csv: not readable as CSV (") and reason in detail
+    assert detail.startswith("tide.csv line ") and ": not readable as CSV (" in detail and reason in detail
 
 
 def test_a_water_level_time_before_year_1_in_utc_is_a_422(client, auth) -> None:
@@ -49,7 +49,8 @@ def test_a_water_level_time_before_year_1_in_utc_is_a_422(client, auth) -> None:
     assert response.status_code == 422
     assert response.json() == {
         "error": "invalid_input",
-        "detail": "water levels file tide.csv: a time is outside years 1 to 9999 once converted to UTC",
+        "detail": "tide.csv line 1: time: 0001-01-01T00:00:00+01:00 is outside years 1 to 9999 once "
+        "converted to UTC",
     }
 
 
