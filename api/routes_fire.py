@@ -32,7 +32,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigie.api.deps import (
@@ -67,7 +68,7 @@ from vigie.services.fire_views import (
 from vigie.services.schemas import DateTimeIn
 from vigie.services.tokens import Principal, Role
 from vigie.settings import Settings
-from vigie.store.models import Alert
+from vigie.store.models import Alert, SpentStreamTicket
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ STREAM_AUTH_CHECK_S = 15.0  # how often an open stream checks that its token is 
 STREAM_OVERLAP = timedelta(seconds=5)  # re-read window: commits landing late, small clock skew between hosts
 STREAM_TICKET_TTL = timedelta(seconds=60)  # how long a ticket may wait before it opens the stream
 STREAM_TICKET_PURPOSE = "fire-alert-stream"
+NONCE_MAX_CHARS = 32  # the column of spent_stream_tickets; tickets carry 16 hex characters
 # The ticket as an OpenAPI security scheme of the stream (auto_error=False: our 401 says what to do).
 STREAM_TICKET = APIKeyQuery(
     name="ticket",
@@ -240,6 +242,8 @@ def read_ticket(secret: SecretStr, ticket: str, *, now: datetime) -> tuple[int, 
         claims = json.loads(_unb64(payload))
         purpose, token_id, nonce = claims["p"], int(claims["t"]), str(claims["n"])
         expires_at = datetime.fromtimestamp(int(claims["e"]), UTC)
+        if not 0 < len(nonce) <= NONCE_MAX_CHARS:
+            raise ValueError("nonce length")
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:  # signed by us: only if the key leaked
         raise AuthenticationError("stream ticket: unreadable") from exc
     if purpose != STREAM_TICKET_PURPOSE:
@@ -251,8 +255,8 @@ def read_ticket(secret: SecretStr, ticket: str, *, now: datetime) -> tuple[int, 
     return token_id, nonce, expires_at
 
 
-def _redeem_ticket(request: Request, settings: Settings, ticket: str | None) -> int:
-    """The token id of a valid ticket used for the first time (in this process); 401 otherwise."""
+def _redeem_ticket(factory: sessionmaker[Session], settings: Settings, ticket: str | None) -> int:
+    """The token id of a valid ticket used for the first time by any API process; 401 otherwise."""
     if not ticket:
         raise AuthenticationError(
             "missing stream ticket: POST /api/v1/alerts/stream-ticket with your bearer token, "
@@ -260,16 +264,17 @@ def _redeem_ticket(request: Request, settings: Settings, ticket: str | None) -> 
         )
     now = datetime.now(UTC)
     token_id, nonce, expires_at = read_ticket(settings.secret_key, ticket, now=now)
-    # Spent tickets are remembered until they expire (a few per console per minute). No await between
-    # the check and the insert: the event loop makes this atomic within the process.
-    spent: dict[str, datetime] | None = getattr(request.app.state, "fire_spent_tickets", None)
-    if spent is None:
-        spent = request.app.state.fire_spent_tickets = {}
-    for old in [n for n, until in spent.items() if until <= now]:
-        del spent[old]
-    if nonce in spent:
-        raise AuthenticationError("stream ticket already used: ask POST /api/v1/alerts/stream-ticket again")
-    spent[nonce] = expires_at
+    # Spent tickets are kept in the database until they expire (a few per console per minute): the
+    # primary key refuses a second use, whichever process or host the request reaches.
+    with factory() as session:
+        session.execute(delete(SpentStreamTicket).where(SpentStreamTicket.expires_at <= now))
+        session.add(SpentStreamTicket(nonce=nonce, expires_at=expires_at))
+        try:
+            session.commit()
+        except IntegrityError:
+            raise AuthenticationError(
+                "stream ticket already used: ask POST /api/v1/alerts/stream-ticket again"
+            ) from None
     return token_id
 
 
@@ -301,8 +306,8 @@ async def alerts_stream(
     settings: SettingsDep,
     ticket: Annotated[str | None, Depends(STREAM_TICKET)],
 ) -> StreamingResponse:
-    token_id = _redeem_ticket(request, settings, ticket)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
+    token_id = await anyio.to_thread.run_sync(_redeem_ticket, factory, settings, ticket)
     await anyio.to_thread.run_sync(_stream_principal, factory, token_id)  # revoked since the ticket: 401
     return StreamingResponse(
         _stream_events(request, factory, settings, token_id),

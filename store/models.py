@@ -745,6 +745,16 @@ class RateLimitHit(Base):
 # --- access and audit ---------------------------------------------------------------------------------
 
 
+class SpentStreamTicket(Base):
+    """A fire stream ticket already used (its random nonce), kept until the ticket expires, so that a ticket
+    opens one stream across every API process (api/routes_fire)."""
+
+    __tablename__ = "spent_stream_tickets"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # pruning
+
+
 class ApiToken(Base):
     """An API token; only its HMAC is stored, the clear token is shown once at creation."""
 

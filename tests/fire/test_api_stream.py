@@ -17,14 +17,15 @@ import sqlalchemy
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from shapely.geometry import Point
+from sqlalchemy import select
 
 from vigie.api import routes_fire
 from vigie.api.app import create_app
 from vigie.services.fire_alerts import AlertDraft, transition, upsert_alert
 from vigie.services.tokens import create_token, revoke_token
 from vigie.settings import Settings
-from vigie.store.db import make_sessionmaker
-from vigie.store.models import ApiToken, Camera, CameraRole, Site, SiteKind
+from vigie.store.db import make_engine, make_sessionmaker
+from vigie.store.models import ApiToken, Camera, CameraRole, Site, SiteKind, SpentStreamTicket
 
 SECRET = "fire-stream-tests-secret-" + "k" * 32
 DEADLINE_S = 2.0
@@ -143,6 +144,28 @@ def test_tickets_are_for_operators(client: TestClient, engine: sqlalchemy.Engine
         assert client.post("/api/v1/alerts/stream-ticket", headers=headers).status_code == 403
     _, admin = operator_token(engine, roles=("admin",))
     assert ticket_for(client, admin)
+
+
+def test_a_ticket_spent_on_one_api_process_is_refused_by_another(
+    client: TestClient, engine: sqlalchemy.Engine, db_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(_env_file=None, env="test", secret_key=SECRET, database_url=db_url, data_dir=tmp_path)
+    other_engine = make_engine(db_url)  # its own engine and pool, as a second uvicorn worker would have
+    try:
+        with TestClient(create_app(settings, engine=other_engine)) as other:
+            _, token = operator_token(engine)
+            ticket = ticket_for(client, token)
+            reader = StreamReader(client, stream_url(ticket))
+            try:
+                assert reader.status == 200
+            finally:
+                reader.close()
+            refused(other, stream_url(ticket), "already used")
+            with make_sessionmaker(engine)() as session:  # the nonce only: the ticket cannot be rebuilt
+                (row,) = session.scalars(select(SpentStreamTicket))
+                assert len(row.nonce) == 16 and row.nonce not in ticket
+    finally:
+        other_engine.dispose()
 
 
 def test_a_ticket_opens_the_stream_once(client: TestClient, engine: sqlalchemy.Engine) -> None:
