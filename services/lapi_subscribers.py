@@ -154,7 +154,9 @@ def _parse_moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         return ensure_utc(moment)
-    except OverflowError as exc:  # e.g. 9999-12-31 as an end: the day after it, or UTC, is past year 9999
+    # The day after 9999-12-31 overflows; so does year 1 or 9999 once in UTC (ensure_utc's InvalidInputError,
+    # caught here before ValueError, its base class).
+    except (OverflowError, InvalidInputError) as exc:
         hint = "; leave valid_to empty for an open-ended subscription" if end else ""
         raise InvalidInputError(f"{value!r} is too close to year 1 or 9999 to be stored{hint}") from exc
     except ValueError as exc:
