@@ -14,6 +14,7 @@ Life cycle (who and when recorded in `alert_events`):
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import zoneinfo
@@ -24,11 +25,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shapely.geometry import Point, Polygon
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigie.errors import ConflictError, InvalidInputError, NotFoundError
+from vigie.store.db import call_after_commit
 from vigie.store.models import Alert, AlertEvent, AlertKind, AlertStatus, FireDangerLevel, Site
 from vigie.store.types import ensure_utc, utcnow
 
@@ -319,9 +321,6 @@ def _merge(
 
 # --- frames replaced by a merge ------------------------------------------------------------------------
 
-_REPLACED_FRAMES_KEY = "vigie.fire.replaced_frames"
-_FRAMES_HOOKED_KEY = "vigie.fire.replaced_frames_hooked"
-
 
 def _delete_after_commit(session: Session, data_dir: Path, frame_path: str) -> None:
     """Unlink `data_dir / frame_path` when the session's transaction commits; forget it on rollback."""
@@ -330,24 +329,14 @@ def _delete_after_commit(session: Session, data_dir: Path, frame_path: str) -> N
     if not path.is_relative_to(root):  # stored rows are checked on write, but never delete outside
         logger.warning("replaced frame %r leaves the data directory; not deleted", frame_path)
         return
-    if not session.info.get(_FRAMES_HOOKED_KEY):
-        event.listen(session, "after_commit", _unlink_replaced)
-        event.listen(session, "after_transaction_end", _forget_replaced)
-        session.info[_FRAMES_HOOKED_KEY] = True
-    session.info.setdefault(_REPLACED_FRAMES_KEY, []).append(path)
+    call_after_commit(session, functools.partial(_unlink_replaced, path))
 
 
-def _unlink_replaced(session: Session) -> None:
-    for path in session.info.pop(_REPLACED_FRAMES_KEY, []):
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:  # the commit stands: a leftover file is only disk space
-            logger.warning("replaced frame %s not deleted: %s", path, exc)
-
-
-def _forget_replaced(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:  # the outermost transaction ended without commit (else unlinked already)
-        session.info.pop(_REPLACED_FRAMES_KEY, None)
+def _unlink_replaced(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # the commit stands: a leftover file is only disk space
+        logger.warning("replaced frame %s not deleted: %s", path, exc)
 
 
 # --- reads and the life cycle -------------------------------------------------------------------------

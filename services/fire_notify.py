@@ -10,6 +10,7 @@ announced for an alert whose transaction then fails.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -20,17 +21,15 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from vigie import __version__
 from vigie.errors import ConfigError
+from vigie.store.db import call_after_commit
 
 logger = logging.getLogger(__name__)
 
 _STOP = object()
-_PENDING_KEY = "vigie.fire.webhooks.pending"
-_HOOKED_KEY = "vigie.fire.webhooks.hooked"
 
 
 class WebhookNotifier:
@@ -153,20 +152,4 @@ def alert_payload(alert_json: dict[str, Any], *, event_name: str = "alert.create
 
 def notify_after_commit(session: Session, notifier: WebhookNotifier, payload: dict[str, Any]) -> None:
     """Queue `payload` when the session's current transaction commits; forget it if it rolls back."""
-    if session.get_transaction() is None:
-        session.begin()  # the payload belongs to a transaction, even one that has not touched the database
-    if not session.info.get(_HOOKED_KEY):
-        event.listen(session, "after_commit", _send_pending)
-        event.listen(session, "after_transaction_end", _forget_pending)
-        session.info[_HOOKED_KEY] = True
-    session.info.setdefault(_PENDING_KEY, []).append((notifier, payload))
-
-
-def _send_pending(session: Session) -> None:
-    for notifier, payload in session.info.pop(_PENDING_KEY, []):
-        notifier.notify(payload)
-
-
-def _forget_pending(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:  # the outermost transaction ended without commit (else sent already)
-        session.info.pop(_PENDING_KEY, None)
+    call_after_commit(session, functools.partial(notifier.notify, payload))

@@ -91,6 +91,32 @@ def session_scope(engine_or_factory: Engine | sessionmaker[Session]) -> Iterator
         session.close()
 
 
+_AFTER_COMMIT_KEY = "vigie.after_commit"
+_AFTER_COMMIT_HOOKED_KEY = "vigie.after_commit_hooked"
+
+
+def call_after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction commits; drop it if the transaction ends otherwise
+    (rollback, failed commit). For side effects outside the database: files, notifications."""
+    if session.get_transaction() is None:
+        session.begin()  # the callback belongs to a transaction, even one that has not touched the database
+    if not session.info.get(_AFTER_COMMIT_HOOKED_KEY):
+        event.listen(session, "after_commit", _run_after_commit)
+        event.listen(session, "after_transaction_end", _forget_after_commit)
+        session.info[_AFTER_COMMIT_HOOKED_KEY] = True
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT_KEY, []):
+        callback()
+
+
+def _forget_after_commit(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without commit (else run already)
+        session.info.pop(_AFTER_COMMIT_KEY, None)
+
+
 # --- migrations ---------------------------------------------------------------------------------------
 
 
