@@ -20,8 +20,6 @@ from vigie.errors import AuthenticationError
 from vigie.services.schemas import INT64_MAX
 from vigie.services.tokens import Principal, Role, authenticate
 from vigie.settings import Settings
-from vigie.store.models import ApiToken
-from vigie.store.types import utcnow
 
 # auto_error=False: we raise our own 401 with the standard body; the scheme still appears in OpenAPI.
 BEARER = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`")
@@ -60,22 +58,6 @@ def principal_from_token(
     principal = authenticate(session, token=token, secret=settings.secret_key)
     session.commit()  # keeps last_used_at; nothing else is pending this early in the request
     return principal
-
-
-def principal_from_token_id(session: Session, token_id: int) -> Principal:
-    """The owner of the stored token `token_id`, checked as its clear value would be (401 when it is
-    unknown, revoked or expired): for credentials derived from a token, such as the fire stream's
-    tickets, which must die with it."""
-    row = session.get(ApiToken, token_id, populate_existing=True)  # revocations by other sessions count
-    if row is None:
-        raise AuthenticationError(f"API token {token_id} no longer exists")
-    if row.revoked_at is not None:
-        raise AuthenticationError(f"API token {row.name!r} was revoked")
-    if row.expires_at is not None and row.expires_at <= utcnow():
-        raise AuthenticationError(f"API token {row.name!r} expired at {row.expires_at.isoformat()}")
-    known = {role.value for role in Role}  # as authenticate(): a role unknown to this version grants nothing
-    roles = frozenset(Role(role) for role in row.roles if role in known)
-    return Principal(name=row.name, roles=roles, token_id=row.id)
 
 
 def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
@@ -129,6 +111,5 @@ __all__: list[str] = [
     "get_principal",
     "get_session",
     "principal_from_token",
-    "principal_from_token_id",
     "require_roles",
 ]

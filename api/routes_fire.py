@@ -42,7 +42,6 @@ from vigie.api.deps import (
     SessionDep,
     SettingsDep,
     WorkerRole,
-    principal_from_token_id,
     require_roles,
 )
 from vigie.errors import AuthenticationError, NotFoundError, PermissionDeniedError
@@ -66,7 +65,7 @@ from vigie.services.fire_views import (
     frame_file,
 )
 from vigie.services.schemas import DateTimeIn
-from vigie.services.tokens import Principal, Role
+from vigie.services.tokens import Principal, Role, authenticate_token_id
 from vigie.settings import Settings
 from vigie.store.models import Alert, SpentStreamTicket
 
@@ -281,7 +280,7 @@ def _redeem_ticket(factory: sessionmaker[Session], settings: Settings, ticket: s
 def _stream_principal(factory: sessionmaker[Session], token_id: int) -> Principal:
     """The stream's operator, read again from the database: 401 once its token is revoked or expired."""
     with factory() as session:
-        return principal_from_token_id(session, token_id).require(Role.OPERATOR)
+        return authenticate_token_id(session, token_id=token_id).require(Role.OPERATOR)
 
 
 @router.post(

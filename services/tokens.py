@@ -150,18 +150,34 @@ def authenticate(session: Session, *, token: str, secret: str | SecretStr) -> Pr
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token, secret)))
     if row is None:
         raise AuthenticationError("unknown API token")
-    if row.revoked_at is not None:
-        raise AuthenticationError(f"API token {row.name!r} was revoked")
     now = utcnow()
-    if row.expires_at is not None and row.expires_at <= now:
-        raise AuthenticationError(f"API token {row.name!r} expired at {row.expires_at.isoformat()}")
+    principal = _principal(row, now=now)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.flush()
-    known = {role.value for role in Role}
-    if unknown := sorted(set(row.roles) - known):
-        # A role removed from this version grants nothing; refusing the whole token would lock people out.
+    if unknown := sorted(set(row.roles) - {role.value for role in Role}):
         logger.warning("API token %r holds unknown role(s) %s; ignored", row.name, ", ".join(unknown))
+    return principal
+
+
+def authenticate_token_id(session: Session, *, token_id: int) -> Principal:
+    """The owner of the stored token `token_id`, checked as its clear value would be (AuthenticationError
+    when it is gone, revoked or expired): for credentials derived from a token, such as the fire stream's
+    tickets, which must die with it."""
+    row = session.get(ApiToken, token_id, populate_existing=True)  # revocations by other sessions count
+    if row is None:
+        raise AuthenticationError(f"API token {token_id} no longer exists")
+    return _principal(row, now=utcnow())
+
+
+def _principal(row: ApiToken, *, now: datetime) -> Principal:
+    """The principal of a stored token that is neither revoked nor expired at `now`."""
+    if row.revoked_at is not None:
+        raise AuthenticationError(f"API token {row.name!r} was revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthenticationError(f"API token {row.name!r} expired at {row.expires_at.isoformat()}")
+    known = {role.value for role in Role}
+    # A role removed from this version grants nothing; refusing the whole token would lock people out.
     roles = frozenset(Role(role) for role in row.roles if role in known)
     return Principal(name=row.name, roles=roles, token_id=row.id)
 
