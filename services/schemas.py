@@ -6,13 +6,14 @@ Positions are WGS84 `longitude`/`latitude` in degrees; angles are degrees, headi
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigie.store.models import CameraRole, CameraState, SiteKind, WorkerStatus
+from vigie.store.types import utc_instant
 
 Slug = Annotated[
     str,
@@ -46,12 +47,7 @@ def fits_utc(value: datetime) -> datetime:
     """`value` unchanged, if it stays a datetime once converted to UTC (naive ones are for the services to
     refuse or place): `0001-01-01T00:00+01:00` would overflow there, as a 500."""
     if value.utcoffset() is not None:
-        try:
-            value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError(
-                f"{value.isoformat()} is outside years 1 to 9999 once converted to UTC"
-            ) from None
+        utc_instant(value)  # an InvalidInputError is a ValueError: pydantic reports it on the field
     return value
 
 

@@ -31,10 +31,18 @@ def ensure_utc(value: Any, *, what: str = "timestamp") -> datetime:
             "(use datetime.now(UTC) or attach a tzinfo)"
         )
     try:
+        return utc_instant(value)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{what}: {exc}") from None
+
+
+def utc_instant(value: datetime) -> datetime:
+    """An aware `value` in UTC; InvalidInputError when that instant is outside what a datetime holds."""
+    try:
         return value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC instant a datetime can hold
         raise InvalidInputError(
-            f"{what}: {value.isoformat()} is outside years 1 to 9999 once converted to UTC"
+            f"{value.isoformat()} is outside years 1 to 9999 once converted to UTC"
         ) from None
 
 
