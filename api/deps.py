@@ -49,33 +49,17 @@ IdPath = Annotated[int, Path(ge=1, le=INT64_MAX, description="Id of a stored row
 IdQuery = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="Id of a stored row.")]
 
 
-def principal_from_token(
-    session: Session, settings: Settings, token: str | None, *, missing: str
-) -> Principal:
-    """The owner of `token`; 401 (via AuthenticationError, with `missing` when there is no token)."""
-    if not token:
-        raise AuthenticationError(missing)
-    principal = authenticate(session, token=token, secret=settings.secret_key)
-    session.commit()  # keeps last_used_at; nothing else is pending this early in the request
-    return principal
-
-
-def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
-    return credentials.credentials if credentials is not None and credentials.credentials else None
-
-
 def get_principal(
     session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
     """The authenticated caller; 401 (via AuthenticationError) without a valid bearer token."""
-    return principal_from_token(
-        session,
-        settings,
-        bearer_token(credentials),
-        missing="missing bearer token: send `Authorization: Bearer <token>`",
-    )
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationError("missing bearer token: send `Authorization: Bearer <token>`")
+    principal = authenticate(session, token=credentials.credentials, secret=settings.secret_key)
+    session.commit()  # keeps last_used_at; nothing else is pending this early in the request
+    return principal
 
 
 def require_roles(*roles: Role | str) -> Any:
@@ -107,9 +91,7 @@ __all__: list[str] = [
     "SessionDep",
     "SettingsDep",
     "WorkerRole",
-    "bearer_token",
     "get_principal",
     "get_session",
-    "principal_from_token",
     "require_roles",
 ]
